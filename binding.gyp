@@ -1,0 +1,23 @@
+{
+  "targets": [
+    {
+      "target_name": "nprobe_native",
+      "sources": [
+        "native/addon.cc",
+        "native/capture/engine.cc",
+        "native/decode/decoder.cc",
+        "native/decode/ip_frag.cc",
+        "native/flow/flow_table.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "libraries": ["-lpcap"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "conditions": [
+        ["OS=='linux'", { "ldflags": ["-Wl,--as-needed"] }]
+      ]
+    }
+  ]
+}

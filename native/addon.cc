@@ -1,0 +1,187 @@
+// N-API entry point: the NativeProbe class that src/native.ts loads. JS never runs per
+// packet: the capture thread signals through a payload-less ThreadSafeFunction and JS pulls
+// finished flows with readBatch() as one Buffer of encoded records (flow/flow_record.h).
+#include <napi.h>
+
+#include <memory>
+
+#include "capture/engine.h"
+#include "util/limits.h"
+
+namespace {
+
+using nprobe::Engine;
+using nprobe::EngineConfig;
+
+uint64_t get_u64(const Napi::Object& o, const char* key, uint64_t def) {
+  if (!o.Has(key) || o.Get(key).IsUndefined()) return def;
+  return uint64_t(o.Get(key).As<Napi::Number>().Int64Value());
+}
+
+class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
+ public:
+  static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function f = DefineClass(env, "NativeProbe",
+                                   {InstanceMethod("open", &NativeProbe::Open),
+                                    InstanceMethod("start", &NativeProbe::Start),
+                                    InstanceMethod("readBatch", &NativeProbe::ReadBatch),
+                                    InstanceMethod("stop", &NativeProbe::Stop),
+                                    InstanceMethod("abort", &NativeProbe::Abort),
+                                    InstanceMethod("close", &NativeProbe::Close),
+                                    InstanceMethod("stats", &NativeProbe::Stats),
+                                    InstanceMethod("info", &NativeProbe::Info),
+                                    InstanceMethod("isDone", &NativeProbe::IsDone)});
+    exports.Set("NativeProbe", f);
+    Napi::Array names = Napi::Array::New(env, nprobe::kAnomalyCount);
+    for (size_t i = 0; i < nprobe::kAnomalyCount; i++)
+      names.Set(uint32_t(i), nprobe::anomaly_name(static_cast<nprobe::Anomaly>(i)));
+    exports.Set("anomalyNames", names);
+    exports.Set("recordFixedSize", Napi::Number::New(env, double(nprobe::kRecordFixedSize)));
+    exports.Set("libpcapVersion", Napi::String::New(env, pcap_lib_version()));
+    return exports;
+  }
+
+  explicit NativeProbe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeProbe>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) {
+      Napi::TypeError::New(env, "NativeProbe(options) needs an options object").ThrowAsJavaScriptException();
+      return;
+    }
+    Napi::Object o = info[0].As<Napi::Object>();
+    EngineConfig c;
+    c.source = o.Get("source").ToString().Utf8Value();
+    c.is_file = o.Get("isFile").ToBoolean().Value();
+    if (o.Has("filter") && o.Get("filter").IsString()) c.filter = o.Get("filter").As<Napi::String>().Utf8Value();
+    c.snaplen = int(get_u64(o, "snaplen", 65535));
+    c.promisc = !o.Has("promisc") || o.Get("promisc").ToBoolean().Value();
+    c.max_flows = uint32_t(get_u64(o, "maxFlows", nprobe::limits::kDefaultMaxFlows));
+    c.idle_us = get_u64(o, "idleTimeoutUs", 30'000'000);
+    c.active_us = get_u64(o, "activeTimeoutUs", 120'000'000);
+    c.queue_records = size_t(get_u64(o, "queueRecords", nprobe::limits::kDefaultQueueRecords));
+    c.original_speed = o.Has("originalSpeed") && o.Get("originalSpeed").ToBoolean().Value();
+    engine_ = std::make_unique<Engine>(std::move(c));
+  }
+
+ private:
+  Napi::Value Open(const Napi::CallbackInfo& info) {
+    try {
+      engine_->open();
+    } catch (const nprobe::CaptureError& e) {
+      Napi::Error err = Napi::Error::New(info.Env(), e.what());
+      err.Set("code", Napi::String::New(info.Env(), "ECAPTURE"));
+      err.ThrowAsJavaScriptException();
+    }
+    return info.Env().Undefined();
+  }
+
+  // start(onSignal): onSignal() is called (on the JS thread) when flows wait in the queue
+  // or the capture has finished.
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (started_) {
+      Napi::Error::New(env, "already started").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    started_ = true;
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "nprobe-capture", 0, 1);
+    engine_->start([this] { tsfn_.NonBlockingCall(); }, [this] { tsfn_.Release(); });
+    return env.Undefined();
+  }
+
+  Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    size_t max = info.Length() > 0 ? size_t(info[0].As<Napi::Number>().Uint32Value()) : 1024;
+    max = std::min(max, nprobe::limits::kMaxBatchRecords);
+    batch_.clear();
+    size_t n = engine_->read_batch(batch_, max);
+    if (n == 0) return env.Null();
+    size_t bytes = 4;
+    for (const auto& r : batch_) bytes += nprobe::kRecordFixedSize + r.ext.size();
+    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, bytes);
+    uint8_t* p = buf.Data();
+    nprobe::put_le(p, n, 4);
+    p += 4;
+    for (const auto& r : batch_) p += nprobe::encode_record(r, p);
+    return buf;
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    engine_->stop();
+    return info.Env().Undefined();
+  }
+  Napi::Value Abort(const Napi::CallbackInfo& info) {
+    engine_->abort();
+    return info.Env().Undefined();
+  }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    engine_->abort();
+    engine_->join();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    nprobe::EngineStats s = engine_->stats();
+    Napi::Object o = Napi::Object::New(env);
+    auto n = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, double(v))); };
+    n("packets", s.packets);
+    n("wireBytes", s.wire_bytes);
+    n("ipPackets", s.ip_packets);
+    n("nonIp", s.non_ip);
+    n("undecodable", s.undecodable);
+    n("fragments", s.fragments);
+    n("reassembled", s.reassembled);
+    n("fragUnattributed", s.frag_unattributed);
+    n("tunneled", s.tunneled);
+    n("flowsCreated", s.flows_created);
+    n("flowsActive", s.flows_active);
+    n("flowsExported", s.flows_exported);
+    n("flowsEvicted", s.flows_evicted);
+    n("queueDrops", s.queue_drops);
+    n("queueDepth", s.queue_depth);
+    n("kernelRecv", s.kernel_recv);
+    n("kernelDrop", s.kernel_drop);
+    n("kernelIfDrop", s.kernel_ifdrop);
+    o.Set("kernelStatsValid", Napi::Boolean::New(env, s.kernel_stats_valid));
+    n("fileSize", s.file_size);
+    n("filePos", s.file_pos);
+    n("fragInFlight", s.frag_in_flight);
+    n("fragBytes", s.frag_bytes);
+    n("tableBytes", s.table_bytes);
+    n("firstTsUs", s.first_ts_us);
+    n("lastTsUs", s.last_ts_us);
+    Napi::Object an = Napi::Object::New(env);
+    for (size_t i = 0; i < nprobe::kAnomalyCount; i++)
+      if (s.anomalies[i]) an.Set(nprobe::anomaly_name(static_cast<nprobe::Anomaly>(i)), Napi::Number::New(env, double(s.anomalies[i])));
+    o.Set("anomalies", an);
+    o.Set("running", Napi::Boolean::New(env, s.running));
+    o.Set("done", Napi::Boolean::New(env, s.done));
+    std::string w = engine_->warning();
+    if (!w.empty()) o.Set("warning", Napi::String::New(env, w));
+    return o;
+  }
+
+  // True once the capture thread has queued its last flow (the queue may still hold some).
+  Napi::Value IsDone(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), engine_->done());
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("linktype", Napi::Number::New(env, engine_->linktype()));
+    o.Set("linktypeName", Napi::String::New(env, engine_->linktype_name()));
+    return o;
+  }
+
+  std::unique_ptr<Engine> engine_;
+  Napi::ThreadSafeFunction tsfn_;
+  std::vector<nprobe::FlowRecord> batch_;
+  bool started_ = false;
+};
+
+Napi::Object InitAll(Napi::Env env, Napi::Object exports) { return NativeProbe::Init(env, exports); }
+
+}  // namespace
+
+NODE_API_MODULE(nprobe_native, InitAll)

@@ -1,0 +1,384 @@
+// Capture engine: see engine.h.
+#include "engine.h"
+
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "../util/hash.h"
+#include "../util/limits.h"
+
+namespace nprobe {
+
+Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)) {}
+
+Engine::~Engine() {
+  abort();
+  join();
+  if (pcap_) pcap_close(pcap_);
+}
+
+uint64_t Engine::wall_us() const {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  return uint64_t(tv.tv_sec) * 1000000 + uint64_t(tv.tv_usec);
+}
+
+void Engine::open() {
+  char err[PCAP_ERRBUF_SIZE] = "";
+  if (cfg_.is_file) {
+    // libpcap reads pcap and pcapng alike by their magic number, whatever the file is named;
+    // asking for microseconds converts nanosecond files.
+    pcap_ = pcap_open_offline_with_tstamp_precision(cfg_.source.c_str(), PCAP_TSTAMP_PRECISION_MICRO, err);
+    if (!pcap_) {
+      std::string m = err;
+      if (m.find("truncated dump file") != std::string::npos || m.find("unknown file format") != std::string::npos ||
+          m.find("bad dump file format") != std::string::npos)
+        throw CaptureError(cfg_.source + ": not a readable pcap or pcapng capture (" + m + ")");
+      throw CaptureError(cfg_.source + ": " + m);
+    }
+    file_ = pcap_file(pcap_);
+    struct stat st;
+    if (stat(cfg_.source.c_str(), &st) == 0) file_size_ = uint64_t(st.st_size);
+  } else {
+    pcap_ = pcap_create(cfg_.source.c_str(), err);
+    if (!pcap_) throw CaptureError("cannot capture on " + cfg_.source + ": " + err);
+    pcap_set_snaplen(pcap_, cfg_.snaplen);
+    pcap_set_promisc(pcap_, cfg_.promisc ? 1 : 0);
+    pcap_set_timeout(pcap_, 100);  // ms: how often an idle live capture wakes to expire flows
+    pcap_set_buffer_size(pcap_, 32 << 20);
+    int rc = pcap_activate(pcap_);
+    if (rc < 0) {
+      std::string m = pcap_geterr(pcap_);
+      std::string what;
+      switch (rc) {
+        case PCAP_ERROR_NO_SUCH_DEVICE: what = "no such interface"; break;
+        case PCAP_ERROR_PERM_DENIED: what = "permission denied (run as root or grant CAP_NET_RAW)"; break;
+        case PCAP_ERROR_IFACE_NOT_UP: what = "interface is down"; break;
+        default: what = pcap_statustostr(rc); break;
+      }
+      pcap_close(pcap_);
+      pcap_ = nullptr;
+      throw CaptureError("cannot capture on " + cfg_.source + ": " + what + (m.empty() ? "" : " (" + m + ")"));
+    }
+  }
+  linktype_ = pcap_datalink(pcap_);
+  if (!Decoder::supported_linktype(linktype_)) {
+    std::string name = linktype_name();
+    pcap_close(pcap_);
+    pcap_ = nullptr;
+    throw CaptureError(cfg_.source + ": unsupported link type " + std::to_string(linktype_) + " (" + name + ")");
+  }
+  if (!cfg_.filter.empty()) {
+    bpf_program prog;
+    if (pcap_compile(pcap_, &prog, cfg_.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) < 0) {
+      std::string m = pcap_geterr(pcap_);
+      pcap_close(pcap_);
+      pcap_ = nullptr;
+      throw CaptureError("bad filter expression \"" + cfg_.filter + "\": " + m);
+    }
+    int rc = pcap_setfilter(pcap_, &prog);
+    pcap_freecode(&prog);
+    if (rc < 0) {
+      std::string m = pcap_geterr(pcap_);
+      pcap_close(pcap_);
+      pcap_ = nullptr;
+      throw CaptureError("cannot set filter \"" + cfg_.filter + "\": " + m);
+    }
+  }
+  table_ = std::make_unique<FlowTable>(
+      FlowTableConfig{cfg_.max_flows, cfg_.idle_us, cfg_.active_us, std::min(limits::kTcpCloseLingerUs, cfg_.idle_us)},
+      [this](const Flow& f, EndReason why) { export_flow(f, why); });
+  decoder_ = std::make_unique<Decoder>(linktype_, anomalies_, dc_, *this);
+}
+
+std::string Engine::linktype_name() const {
+  const char* n = pcap_datalink_val_to_name(linktype_);
+  return n ? n : "unknown";
+}
+
+std::string Engine::warning() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return warning_;
+}
+
+void Engine::start(std::function<void()> notify, std::function<void()> on_exit) {
+  notify_ = std::move(notify);
+  on_exit_ = std::move(on_exit);
+  running_ = true;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Engine::abort() {
+  abort_.store(true);
+  stop_.store(true);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+  }
+  not_full_.notify_all();
+}
+
+void Engine::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Engine::run() {
+  pcap_pkthdr* hdr;
+  const u_char* data;
+  uint64_t count = 0;
+  uint64_t replay_wall0 = 0, replay_ts0 = 0;
+  bool first = true;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    int rc = pcap_next_ex(pcap_, &hdr, &data);
+    if (rc == 1) {
+      const uint64_t ts = uint64_t(hdr->ts.tv_sec) * 1000000 + uint64_t(hdr->ts.tv_usec);
+      if (first) {
+        first = false;
+        first_ts_ = ts;
+        replay_wall0 = wall_us();
+        replay_ts0 = ts;
+      }
+      if (cfg_.original_speed && cfg_.is_file && ts > replay_ts0) {
+        // Replay at the recorded pace, waking often enough to honour a stop request.
+        const uint64_t due = replay_wall0 + (ts - replay_ts0);
+        for (uint64_t w = wall_us(); w < due && !stop_.load(std::memory_order_relaxed); w = wall_us()) {
+          const uint64_t nap = std::min<uint64_t>(due - w, 100000);
+          timespec t{time_t(nap / 1000000), long(nap % 1000000) * 1000};
+          nanosleep(&t, nullptr);
+        }
+      }
+      if (ts < last_frame_ts_) anomalies_.add(Anomaly::capture_ts_backwards);
+      last_frame_ts_ = ts;
+      last_ts_.store(ts, std::memory_order_relaxed);
+      if (ts > now_us_) {
+        now_us_ = ts;
+        table_->expire(now_us_);
+      }
+      decoder_->decode(ts, data, hdr->caplen, hdr->len);
+      if ((++count & 1023) == 0) tick(now_us_);
+    } else if (rc == 0) {
+      // Live timeout with no packet: the wall clock moves time on so idle flows still expire.
+      uint64_t w = wall_us();
+      if (w > now_us_) now_us_ = w;
+      table_->expire(now_us_);
+      tick(now_us_);
+    } else if (rc == PCAP_ERROR_BREAK) {
+      break;  // end of file (or pcap_breakloop)
+    } else {
+      std::string m = pcap_geterr(pcap_);
+      std::lock_guard<std::mutex> lk(mu_);
+      if (cfg_.is_file)
+        warning_ = cfg_.source + ": capture file is cut short after packet " + std::to_string(dc_.packets.load()) +
+                   " (" + m + "); everything before the cut was processed";
+      else
+        warning_ = "capture on " + cfg_.source + " failed after packet " + std::to_string(dc_.packets.load()) + ": " + m;
+      break;
+    }
+  }
+  tick(now_us_);
+  // A clean stop loses nothing: pending fragments first (they may complete flows), then flows.
+  decoder_->flush();
+  table_->flush(EndReason::kForcedEnd);
+  tick(now_us_);
+  running_ = false;
+  done_ = true;
+  signal_pending_.store(true);
+  if (notify_) notify_();
+  if (on_exit_) on_exit_();
+}
+
+void Engine::tick(uint64_t now_us) {
+  decoder_->expire(now_us);
+  refresh_io_stats();
+  flows_active_.store(table_->active(), std::memory_order_relaxed);
+  flows_created_.store(table_->created_total(), std::memory_order_relaxed);
+  flows_evicted_.store(table_->evicted(), std::memory_order_relaxed);
+  frag_in_flight_.store(decoder_->frags().in_flight(), std::memory_order_relaxed);
+  frag_bytes_.store(decoder_->frags().bytes_held(), std::memory_order_relaxed);
+  table_bytes_.store(table_->memory_bytes(), std::memory_order_relaxed);
+}
+
+void Engine::refresh_io_stats() {
+  if (cfg_.is_file) {
+    if (file_) {
+      long pos = ftell(file_);
+      if (pos >= 0) file_pos_.store(uint64_t(pos), std::memory_order_relaxed);
+    }
+  } else {
+    // pcap_stats is not safe to call from another thread while this one captures.
+    pcap_stat ps;
+    if (pcap_stats(pcap_, &ps) == 0) {
+      kernel_recv_.store(ps.ps_recv, std::memory_order_relaxed);
+      kernel_drop_.store(ps.ps_drop, std::memory_order_relaxed);
+      kernel_ifdrop_.store(ps.ps_ifdrop, std::memory_order_relaxed);
+      kernel_stats_valid_.store(true, std::memory_order_relaxed);
+    }
+  }
+}
+
+void Engine::on_packet(Packet& p) {
+  if (!p.ip_version) return;
+  FlowKey k;
+  std::memset(&k, 0, sizeof k);
+  const uint16_t sport = p.has_ports ? p.sport : 0, dport = p.has_ports ? p.dport : 0;
+  const int cmp = std::memcmp(p.src.b, p.dst.b, 16);
+  const bool src_is_a = cmp < 0 || (cmp == 0 && sport <= dport);
+  if (src_is_a) {
+    std::memcpy(k.a, p.src.b, 16), std::memcpy(k.b, p.dst.b, 16), k.port_a = sport, k.port_b = dport;
+  } else {
+    std::memcpy(k.a, p.dst.b, 16), std::memcpy(k.b, p.src.b, 16), k.port_a = dport, k.port_b = sport;
+  }
+  k.vlan_key = p.vlan_key;
+  k.proto = p.proto;
+  k.ip_version = p.ip_version;
+  k.tunneled = p.tunneled;
+  const uint64_t h = hash_bytes(&k, sizeof k);
+
+  bool created;
+  uint32_t idx = table_->lookup(k, h, p.ts_first_us, created);
+  if (!created && p.proto == 6 && table_->at(idx).closing &&
+      (p.tcp_flags & (tcpflag::SYN | tcpflag::ACK)) == tcpflag::SYN) {
+    // A new connection reusing the ports of one that just closed: a new flow.
+    table_->end(idx, EndReason::kEndOfFlow);
+    idx = table_->lookup(k, h, p.ts_first_us, created);
+  }
+  Flow& f = table_->at(idx);
+  if (created) {
+    f.client_is_a = src_is_a;
+    f.vlan = p.vlan;
+    if (p.has_mac) {
+      std::memcpy(f.client_mac, p.src_mac, 6);
+      std::memcpy(f.server_mac, p.dst_mac, 6);
+    }
+    if (p.has_icmp) f.icmp_type = uint16_t(p.icmp_type) << 8 | p.icmp_code;
+  }
+  // When both endpoints are equal (a host talking to itself on one port), all is "client".
+  const int dir = (src_is_a == bool(f.client_is_a) || (cmp == 0 && sport == dport)) ? 0 : 1;
+  f.pkts[dir] += p.wire_pkts;
+  f.bytes[dir] += p.ip_bytes;
+  if (p.ts_us > f.last_us) f.last_us = p.ts_us;
+  if (p.ts_first_us < f.first_us) f.first_us = p.ts_first_us;
+  f.anomalies |= p.anomalies;
+  if (p.tunneled) {
+    f.teid[dir] = p.teid;
+    f.outer_flow_id = last_outer_flow_id_;
+  } else {
+    last_outer_flow_id_ = f.flow_id;
+  }
+  if (p.proto == 6) {
+    f.tcp_flags[dir] |= p.tcp_flags;
+    if (p.tcp_flags & tcpflag::FIN) f.fin_seen |= uint8_t(1 << dir);
+    if ((p.tcp_flags & tcpflag::RST) || f.fin_seen == 3) {
+      table_->mark_closing(idx);
+    }
+  }
+  table_->touch(idx);
+}
+
+void Engine::export_flow(const Flow& f, EndReason why) {
+  FlowRecord r;
+  r.flow_id = f.flow_id;
+  r.first_us = f.first_us;
+  r.last_us = f.last_us;
+  r.in_pkts = f.pkts[0];
+  r.in_bytes = f.bytes[0];
+  r.out_pkts = f.pkts[1];
+  r.out_bytes = f.bytes[1];
+  r.anomalies = f.anomalies;
+  r.outer_flow_id = f.outer_flow_id;
+  const bool a = f.client_is_a;
+  std::memcpy(r.src, a ? f.key.a : f.key.b, 16);
+  std::memcpy(r.dst, a ? f.key.b : f.key.a, 16);
+  r.sport = a ? f.key.port_a : f.key.port_b;
+  r.dport = a ? f.key.port_b : f.key.port_a;
+  r.vlan = f.vlan;
+  r.icmp_type = f.icmp_type;
+  r.l7_proto = 0;
+  r.ip_version = f.key.ip_version;
+  r.proto = f.key.proto;
+  r.client_flags = f.tcp_flags[0];
+  r.server_flags = f.tcp_flags[1];
+  r.end_reason = uint8_t(why);
+  bool has_mac = false;
+  for (int i = 0; i < 6; i++) has_mac |= (f.client_mac[i] | f.server_mac[i]) != 0;
+  r.flags = uint8_t((f.key.tunneled ? record_flag::kTunneled : 0) | (has_mac ? record_flag::kHasMac : 0));
+  std::memcpy(r.src_mac, f.client_mac, 6);
+  std::memcpy(r.dst_mac, f.server_mac, 6);
+  r.teid_up = f.teid[0];
+  r.teid_down = f.teid[1];
+
+  std::unique_lock<std::mutex> lk(mu_);
+  if (queue_.size() >= cfg_.queue_records) {
+    if (cfg_.is_file) {
+      // Back-pressure: a file can wait for JS; the output stays complete and deterministic.
+      not_full_.wait(lk, [this] { return queue_.size() < cfg_.queue_records || abort_.load(); });
+      if (abort_.load()) {
+        queue_drops_.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+    } else {
+      queue_drops_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  queue_.push_back(std::move(r));
+  flows_exported_.fetch_add(1, std::memory_order_relaxed);
+  lk.unlock();
+  if (!signal_pending_.exchange(true) && notify_) notify_();
+}
+
+size_t Engine::read_batch(std::vector<FlowRecord>& out, size_t max) {
+  // Clear the signal before draining: a flow queued after this point signals again.
+  signal_pending_.store(false);
+  std::lock_guard<std::mutex> lk(mu_);
+  size_t n = std::min(max, queue_.size());
+  for (size_t i = 0; i < n; i++) {
+    out.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  if (n) not_full_.notify_one();
+  return n;
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s{};
+  auto ld = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  s.packets = ld(dc_.packets);
+  s.wire_bytes = ld(dc_.wire_bytes);
+  s.ip_packets = ld(dc_.ip_packets);
+  s.non_ip = ld(dc_.non_ip);
+  s.undecodable = ld(dc_.undecodable);
+  s.fragments = ld(dc_.fragments);
+  s.reassembled = ld(dc_.reassembled);
+  s.frag_unattributed = ld(dc_.frag_unattributed);
+  s.tunneled = ld(dc_.tunneled);
+  s.flows_created = ld(flows_created_);
+  s.flows_active = ld(flows_active_);
+  s.flows_exported = ld(flows_exported_);
+  s.flows_evicted = ld(flows_evicted_);
+  s.queue_drops = ld(queue_drops_);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    s.queue_depth = queue_.size();
+  }
+  s.kernel_recv = ld(kernel_recv_);
+  s.kernel_drop = ld(kernel_drop_);
+  s.kernel_ifdrop = ld(kernel_ifdrop_);
+  s.kernel_stats_valid = kernel_stats_valid_.load();
+  s.file_size = ld(file_size_);
+  s.file_pos = ld(file_pos_);
+  s.frag_in_flight = ld(frag_in_flight_);
+  s.frag_bytes = ld(frag_bytes_);
+  s.table_bytes = ld(table_bytes_);
+  s.first_ts_us = ld(first_ts_);
+  s.last_ts_us = ld(last_ts_);
+  for (size_t i = 0; i < kAnomalyCount; i++) s.anomalies[i] = ld(anomalies_.count[i]);
+  s.running = running_.load();
+  s.done = done_.load();
+  return s;
+}
+
+}  // namespace nprobe

@@ -1,0 +1,119 @@
+// The capture engine: owns the libpcap handle and the capture thread, which decodes every
+// packet, keeps the flow table and puts finished flows in a bounded queue. JS is woken by
+// a payload-less signal and drains the queue in batches ("signal, then drain", DESIGN.md §2).
+// File mode: the thread waits while the queue is full (nothing lost, deterministic).
+// Live mode: it never waits; a full queue drops the record and counts it.
+#pragma once
+#include <pcap/pcap.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "../decode/decoder.h"
+#include "../flow/flow_record.h"
+#include "../flow/flow_table.h"
+#include "../util/anomalies.h"
+
+namespace nprobe {
+
+struct EngineConfig {
+  std::string source;       // file path or interface name
+  bool is_file = true;
+  std::string filter;       // BPF expression, may be empty
+  int snaplen = 65535;
+  bool promisc = true;
+  uint32_t max_flows = 524288;
+  uint64_t idle_us = 30'000'000;
+  uint64_t active_us = 120'000'000;
+  size_t queue_records = 16384;
+  bool original_speed = false;
+};
+
+// A one-line, user-facing error (bad file, bad filter, unknown interface, ...).
+struct CaptureError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct EngineStats {
+  uint64_t packets, wire_bytes, ip_packets, non_ip, undecodable, fragments, reassembled,
+      frag_unattributed, tunneled;
+  uint64_t flows_created, flows_active, flows_exported, flows_evicted, queue_drops, queue_depth;
+  uint64_t kernel_recv, kernel_drop, kernel_ifdrop;
+  bool kernel_stats_valid;
+  uint64_t file_size, file_pos;
+  uint64_t frag_in_flight, frag_bytes, table_bytes;
+  uint64_t first_ts_us, last_ts_us;
+  uint64_t anomalies[kAnomalyCount];
+  bool running, done;
+};
+
+class Engine final : public PacketSink {
+ public:
+  explicit Engine(EngineConfig cfg);
+  ~Engine() override;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void open();  // throws CaptureError
+  void start(std::function<void()> notify, std::function<void()> on_exit);
+  void stop() { stop_.store(true); }
+  void abort();  // stop without waiting for JS to drain (second signal)
+  // Moves up to max finished flows out of the queue (never blocks). Clears the signal first.
+  size_t read_batch(std::vector<FlowRecord>& out, size_t max);
+  void join();
+  EngineStats stats() const;
+  bool done() const { return done_.load(); }
+
+  int linktype() const { return linktype_; }
+  std::string linktype_name() const;
+  std::string warning() const;  // set when a file ends with a read error (cut short)
+
+ private:
+  void on_packet(Packet& p) override;
+  void run();
+  void export_flow(const Flow& f, EndReason why);
+  void tick(uint64_t now_us);
+  void refresh_io_stats();
+  uint64_t wall_us() const;
+
+  EngineConfig cfg_;
+  pcap_t* pcap_ = nullptr;
+  FILE* file_ = nullptr;
+  int linktype_ = -1;
+  AnomalyCounters anomalies_;
+  DecodeCounters dc_;
+  std::unique_ptr<FlowTable> table_;
+  std::unique_ptr<Decoder> decoder_;
+
+  std::thread thread_;
+  std::function<void()> notify_, on_exit_;
+  std::atomic<bool> stop_{false}, abort_{false}, running_{false}, done_{false};
+  std::atomic<bool> signal_pending_{false};
+
+  mutable std::mutex mu_;
+  std::condition_variable not_full_;
+  std::deque<FlowRecord> queue_;
+  std::string warning_;
+
+  // capture-thread state
+  uint64_t now_us_ = 0;
+  uint64_t last_frame_ts_ = 0;
+  uint64_t last_outer_flow_id_ = 0;
+  uint64_t tick_count_ = 0;
+
+  // counters read by stats()
+  std::atomic<uint64_t> flows_created_{0}, flows_active_{0}, flows_exported_{0}, flows_evicted_{0},
+      queue_drops_{0}, kernel_recv_{0}, kernel_drop_{0}, kernel_ifdrop_{0}, file_size_{0},
+      file_pos_{0}, frag_in_flight_{0}, frag_bytes_{0}, table_bytes_{0}, first_ts_{0}, last_ts_{0};
+  std::atomic<bool> kernel_stats_valid_{false};
+};
+
+}  // namespace nprobe

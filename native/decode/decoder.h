@@ -1,0 +1,74 @@
+// Packet decoder: link layer -> IPv4/IPv6 (+extension headers, fragments) -> TCP/UDP/SCTP/ICMP,
+// and GTP-U decapsulation (3GPP TS 29.281). Stateless per packet except for fragment
+// reassembly. Results go to a PacketSink; nothing here allocates per packet.
+//
+// Link types (pcap LINKTYPE_*): ETHERNET (802.1Q/802.1ad/QinQ, MPLS, PPPoE session),
+// LINUX_SLL, LINUX_SLL2, NULL and LOOP (BSD loopback), RAW / IPV4 / IPV6.
+#pragma once
+#include <cstdint>
+
+#include "../util/anomalies.h"
+#include "../util/byte_reader.h"
+#include "ip_frag.h"
+#include "packet.h"
+
+namespace nprobe {
+
+struct DecodeCounters {
+  std::atomic<uint64_t> packets{0};        // frames read from the source
+  std::atomic<uint64_t> wire_bytes{0};     // frame lengths on the wire
+  std::atomic<uint64_t> ip_packets{0};     // frames that carried IPv4/IPv6
+  std::atomic<uint64_t> non_ip{0};         // frames with no IP (ARP, LLC, PPP control, ...)
+  std::atomic<uint64_t> undecodable{0};    // IP frames too broken to give a flow key
+  std::atomic<uint64_t> fragments{0};      // IP fragments seen
+  std::atomic<uint64_t> reassembled{0};    // datagrams rebuilt from fragments
+  std::atomic<uint64_t> frag_unattributed{0};  // fragment packets given up with no first fragment
+  std::atomic<uint64_t> tunneled{0};       // packets found inside GTP-U
+};
+
+class PacketSink {
+ public:
+  virtual ~PacketSink() = default;
+  virtual void on_packet(Packet& p) = 0;
+};
+
+class Decoder {
+ public:
+  Decoder(int linktype, AnomalyCounters& an, DecodeCounters& dc, PacketSink& sink);
+
+  static bool supported_linktype(int linktype);
+
+  // Decodes one captured frame; len is the length on the wire, caplen what was captured.
+  void decode(uint64_t ts_us, const uint8_t* data, uint32_t caplen, uint32_t len);
+
+  void expire(uint64_t now_us) { frags_.expire(now_us); }
+  void flush() { frags_.flush(); }
+  const FragReassembler& frags() const { return frags_; }
+
+ private:
+  void decode_ethertype(Packet& p, uint16_t type, ByteReader r, uint32_t wire_left, int depth);
+  void decode_ip(Packet& p, ByteReader r, uint32_t wire_left);
+  void decode_ipv4(Packet& p, ByteReader r, uint32_t wire_left);
+  void decode_ipv6(Packet& p, ByteReader r, uint32_t wire_left);
+  // Hands a fully decoded packet to the sink, then looks inside it for a GTP-U tunnel.
+  void deliver(Packet& p);
+  void decap_gtpu(const Packet& outer);
+  // Parses the transport header; wire_l4 is the L4 length on the wire. partial: only the
+  // start of the payload is known (given-up fragments): read ports, keep no payload.
+  void decode_l4(Packet& p, ByteReader r, uint32_t wire_l4, bool partial);
+  void on_reassembled(const Reassembled& r);
+  void anomaly(Packet& p, Anomaly a) {
+    an_.add(a);
+    p.anomalies |= anomaly_bit(a);
+  }
+
+  int linktype_;
+  AnomalyCounters& an_;
+  DecodeCounters& dc_;
+  PacketSink& sink_;
+  FragReassembler frags_;
+  const Packet* cur_ = nullptr;  // packet being decoded (link/tunnel info for reassembled datagrams)
+  int tunnel_depth_ = 0;
+};
+
+}  // namespace nprobe

@@ -1,0 +1,59 @@
+// A bidirectional flow and its key. The key is direction-free (the lower endpoint first) so
+// both directions find the same entry; the flow remembers which side spoke first (client).
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "../decode/packet.h"
+
+namespace nprobe {
+
+struct FlowKey {
+  uint8_t a[16];      // lower (address, port) endpoint
+  uint8_t b[16];      // higher endpoint
+  uint16_t port_a;
+  uint16_t port_b;
+  uint32_t vlan_key;  // every VLAN tag of the frame, packed
+  uint8_t proto;
+  uint8_t ip_version;
+  uint8_t tunneled;   // flows inside GTP-U never merge with flows outside it
+  uint8_t pad;
+  bool operator==(const FlowKey& o) const { return std::memcmp(this, &o, sizeof *this) == 0; }
+};
+static_assert(sizeof(FlowKey) == 44, "FlowKey must have no implicit padding (hashed as bytes)");
+
+// IPFIX flowEndReason (IANA IE 136) values, which nProbe's FLOW_END_REASON uses.
+enum class EndReason : uint8_t {
+  kIdleTimeout = 1,
+  kActiveTimeout = 2,
+  kEndOfFlow = 3,       // FIN in both directions, or RST
+  kForcedEnd = 4,       // end of capture file, SIGINT/SIGTERM
+  kLackOfResources = 5  // evicted because the table was full (-M)
+};
+
+inline constexpr uint32_t kNoIndex = UINT32_MAX;
+
+struct Flow {
+  FlowKey key;
+  uint64_t hash;
+  uint64_t flow_id;
+  uint64_t first_us, last_us;
+  uint64_t pkts[2];     // [0] client->server (IN_PKTS), [1] server->client (OUT_PKTS)
+  uint64_t bytes[2];
+  uint64_t anomalies;
+  uint64_t outer_flow_id;  // for a flow inside GTP-U: the tunnel's own flow
+  uint32_t teid[2];        // GTP-U TEID seen per direction
+  uint32_t lru_prev, lru_next;  // idle list or closing list, most recent at the head
+  uint32_t age_prev, age_next;  // creation order, oldest at the head
+  uint16_t vlan;
+  uint16_t icmp_type;      // type * 256 + code of the first ICMP packet
+  uint8_t client_mac[6];
+  uint8_t server_mac[6];
+  uint8_t tcp_flags[2];
+  uint8_t client_is_a;
+  uint8_t fin_seen;        // bit 0: client sent FIN, bit 1: server sent FIN
+  uint8_t closing;         // FIN both ways or RST: waiting out the close linger
+  uint8_t in_use;
+};
+
+}  // namespace nprobe

@@ -1,0 +1,66 @@
+// A finished flow as it crosses from the capture thread to JS, and its wire encoding.
+// The encoding is a fixed little-endian layout read by src/record.ts; keep the two in step
+// (RECORD_SIZE and the offsets there).
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace nprobe {
+
+struct FlowRecord {
+  uint64_t flow_id, first_us, last_us;
+  uint64_t in_pkts, in_bytes, out_pkts, out_bytes;
+  uint64_t anomalies, outer_flow_id;
+  uint8_t src[16], dst[16];
+  uint16_t sport, dport, vlan, icmp_type, l7_proto;
+  uint8_t ip_version, proto, client_flags, server_flags, end_reason, flags;
+  uint8_t src_mac[6], dst_mac[6];
+  uint32_t teid_up, teid_down;
+  std::vector<uint8_t> ext;  // dissector fields (variable part); empty until dissectors run
+};
+
+namespace record_flag {
+inline constexpr uint8_t kTunneled = 1, kHasMac = 2;
+}
+
+inline constexpr size_t kRecordFixedSize = 144;
+
+inline void put_le(uint8_t* p, uint64_t v, int n) {
+  for (int i = 0; i < n; i++) p[i] = uint8_t(v >> (8 * i));
+}
+
+// Writes the record at out (kRecordFixedSize + ext.size() bytes).
+inline size_t encode_record(const FlowRecord& r, uint8_t* out) {
+  put_le(out + 0, r.flow_id, 8);
+  put_le(out + 8, r.first_us, 8);
+  put_le(out + 16, r.last_us, 8);
+  put_le(out + 24, r.in_pkts, 8);
+  put_le(out + 32, r.in_bytes, 8);
+  put_le(out + 40, r.out_pkts, 8);
+  put_le(out + 48, r.out_bytes, 8);
+  put_le(out + 56, r.anomalies, 8);
+  put_le(out + 64, r.outer_flow_id, 8);
+  std::memcpy(out + 72, r.src, 16);
+  std::memcpy(out + 88, r.dst, 16);
+  put_le(out + 104, r.sport, 2);
+  put_le(out + 106, r.dport, 2);
+  put_le(out + 108, r.vlan, 2);
+  put_le(out + 110, r.icmp_type, 2);
+  put_le(out + 112, r.l7_proto, 2);
+  out[114] = r.ip_version;
+  out[115] = r.proto;
+  out[116] = r.client_flags;
+  out[117] = r.server_flags;
+  out[118] = r.end_reason;
+  out[119] = r.flags;
+  std::memcpy(out + 120, r.src_mac, 6);
+  std::memcpy(out + 126, r.dst_mac, 6);
+  put_le(out + 132, r.teid_up, 4);
+  put_le(out + 136, r.teid_down, 4);
+  put_le(out + 140, r.ext.size(), 4);
+  if (!r.ext.empty()) std::memcpy(out + kRecordFixedSize, r.ext.data(), r.ext.size());
+  return kRecordFixedSize + r.ext.size();
+}
+
+}  // namespace nprobe

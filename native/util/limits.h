@@ -1,0 +1,31 @@
+// Named caps for every piece of state that can grow (DESIGN.md §6). Each cap, when hit,
+// is counted under an anomaly or a stats counter with the same idea in its name.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace nprobe::limits {
+
+// Link layer
+inline constexpr int kMaxVlanTags = 4;          // 802.1Q/802.1ad tags popped per frame
+inline constexpr int kMaxMplsLabels = 8;        // MPLS label stack depth
+inline constexpr int kMaxIpv6ExtHeaders = 16;   // IPv6 extension headers walked per packet
+inline constexpr int kMaxTunnelDepth = 1;       // GTP-U decapsulations per packet
+inline constexpr int kMaxGtpExtHeaders = 8;     // GTP-U extension headers walked
+
+// IP fragment reassembly (RFC 791 / RFC 8200 §4.5)
+inline constexpr size_t kMaxFragDatagrams = 8192;            // datagrams in flight
+inline constexpr size_t kMaxFragmentsPerDatagram = 64;       // fragments per datagram
+inline constexpr size_t kMaxFragDatagramBytes = 65535 + 40;  // largest reassembled L3 payload
+inline constexpr size_t kMaxFragTotalBytes = 64u << 20;      // all reassembly buffers together
+inline constexpr uint64_t kFragTimeoutUs = 30ull * 1000000;  // RFC 8200 suggests 60 s; Linux uses 30
+
+// Flow table
+inline constexpr uint32_t kDefaultMaxFlows = 524288;     // nProbe's -M default
+inline constexpr uint64_t kTcpCloseLingerUs = 2000000;   // keep a FIN/RST-closed flow for late ACKs
+
+// JS boundary
+inline constexpr size_t kDefaultQueueRecords = 16384;    // finished flows waiting for JS
+inline constexpr size_t kMaxBatchRecords = 4096;         // records handed to JS per readBatch
+
+}  // namespace nprobe::limits

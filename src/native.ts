@@ -1,0 +1,83 @@
+// The only loader of the native addon (build/Release/nprobe_native.node) and its types.
+import * as path from 'path';
+
+export interface NativeOptions {
+  source: string;
+  isFile: boolean;
+  filter?: string;
+  snaplen?: number;
+  promisc?: boolean;
+  maxFlows?: number;
+  idleTimeoutUs?: number;
+  activeTimeoutUs?: number;
+  queueRecords?: number;
+  originalSpeed?: boolean;
+}
+
+export interface NativeStats {
+  packets: number;
+  wireBytes: number;
+  ipPackets: number;
+  nonIp: number;
+  undecodable: number;
+  fragments: number;
+  reassembled: number;
+  fragUnattributed: number;
+  tunneled: number;
+  flowsCreated: number;
+  flowsActive: number;
+  flowsExported: number;
+  flowsEvicted: number;
+  queueDrops: number;
+  queueDepth: number;
+  kernelRecv: number;
+  kernelDrop: number;
+  kernelIfDrop: number;
+  kernelStatsValid: boolean;
+  fileSize: number;
+  filePos: number;
+  fragInFlight: number;
+  fragBytes: number;
+  tableBytes: number;
+  firstTsUs: number;
+  lastTsUs: number;
+  anomalies: Record<string, number>;
+  running: boolean;
+  done: boolean;
+  warning?: string;
+}
+
+export interface NativeProbe {
+  open(): void;
+  start(onSignal: () => void): void;
+  readBatch(max: number): Buffer | null;
+  stop(): void;
+  abort(): void;
+  close(): void;
+  stats(): NativeStats;
+  isDone(): boolean;
+  info(): { linktype: number; linktypeName: string };
+}
+
+export interface NativeModule {
+  NativeProbe: new (opts: NativeOptions) => NativeProbe;
+  anomalyNames: string[];
+  recordFixedSize: number;
+  libpcapVersion: string;
+}
+
+let cached: NativeModule | undefined;
+
+export function loadNative(): NativeModule {
+  if (cached) return cached;
+  // dist/src/native.js -> <package>/build/Release
+  const file = path.resolve(__dirname, '..', '..', 'build', 'Release', 'nprobe_native.node');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    cached = require(file) as NativeModule;
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new Error(`native addon not loaded (${why}); build it with: npm install (needs libpcap-dev)`);
+  }
+  return cached;
+}

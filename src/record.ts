@@ -1,0 +1,145 @@
+// Flow records as the probe exports them, under nProbe's element names, and the decoder of
+// the native batch encoding (native/flow/flow_record.h: keep offsets and RECORD_SIZE in step).
+import { ipv4ToString, ipv6ToString, macToString } from './format';
+
+/** IPFIX flowEndReason (IANA IE 136), as nProbe's FLOW_END_REASON. */
+export enum FlowEndReason {
+  IdleTimeout = 1,
+  ActiveTimeout = 2,
+  EndOfFlow = 3,
+  ForcedEnd = 4,
+  LackOfResources = 5,
+}
+
+/** One exported flow. Keys are nProbe's element names; see README "Flow fields". */
+export interface FlowRecord {
+  FLOW_ID: number;
+  IP_PROTOCOL_VERSION: number;
+  IPV4_SRC_ADDR?: string;
+  IPV4_DST_ADDR?: string;
+  IPV6_SRC_ADDR?: string;
+  IPV6_DST_ADDR?: string;
+  L4_SRC_PORT: number;
+  L4_DST_PORT: number;
+  PROTOCOL: number;
+  IN_PKTS: number;
+  IN_BYTES: number;
+  OUT_PKTS: number;
+  OUT_BYTES: number;
+  FIRST_SWITCHED: number;
+  LAST_SWITCHED: number;
+  FLOW_START_MICROSECONDS: number;
+  FLOW_END_MICROSECONDS: number;
+  FLOW_DURATION_MILLISECONDS: number;
+  TCP_FLAGS: number;
+  CLIENT_TCP_FLAGS: number;
+  SERVER_TCP_FLAGS: number;
+  SRC_VLAN: number;
+  IN_SRC_MAC: string;
+  OUT_DST_MAC: string;
+  ICMP_TYPE: number;
+  FLOW_END_REASON: FlowEndReason;
+  L7_PROTO: number;
+  L7_PROTO_NAME: string;
+  /** Only on flows inside a GTP-U tunnel: TEIDs seen client->server and server->client. */
+  UPSTREAM_TUNNEL_ID?: number;
+  DOWNSTREAM_TUNNEL_ID?: number;
+  /** Only on flows inside a GTP-U tunnel: FLOW_ID of the tunnel's own (outer UDP) flow. */
+  OUTER_FLOW_ID?: number;
+  /** Only when something was malformed: the anomaly names seen on this flow's packets. */
+  FLOW_ANOMALIES?: string;
+  /** Fields added by dissectors and Lua hooks. */
+  [extra: string]: string | number | undefined;
+}
+
+export const RECORD_SIZE = 144;
+const TWO32 = 4294967296;
+const FLAG_TUNNELED = 1;
+
+function u64(v: DataView, off: number): number {
+  // Counters and microsecond times stay far below 2^53.
+  return v.getUint32(off, true) + v.getUint32(off + 4, true) * TWO32;
+}
+
+function anomalyList(mask: DataView, off: number, names: readonly string[]): string {
+  const lo = mask.getUint32(off, true);
+  const hi = mask.getUint32(off + 4, true);
+  const out: string[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const bit = i < 32 ? (lo >>> i) & 1 : (hi >>> (i - 32)) & 1;
+    if (bit) out.push(names[i]);
+  }
+  return out.join(',');
+}
+
+/** Decodes one readBatch() buffer: u32 count, then count records. */
+export function decodeBatch(buf: Buffer, anomalyNames: readonly string[]): FlowRecord[] {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  const n = view.getUint32(0, true);
+  const out: FlowRecord[] = new Array(n);
+  let p = 4;
+  for (let i = 0; i < n; i++) {
+    out[i] = decodeRecord(view, bytes, p, anomalyNames);
+    p += RECORD_SIZE + view.getUint32(p + 140, true);
+  }
+  return out;
+}
+
+function decodeRecord(v: DataView, b: Uint8Array, p: number, anomalyNames: readonly string[]): FlowRecord {
+  const firstUs = u64(v, p + 8);
+  const lastUs = u64(v, p + 16);
+  const ipVersion = b[p + 114];
+  const clientFlags = b[p + 116];
+  const serverFlags = b[p + 117];
+  const common = {
+    L4_SRC_PORT: v.getUint16(p + 104, true),
+    L4_DST_PORT: v.getUint16(p + 106, true),
+    PROTOCOL: b[p + 115],
+    IN_PKTS: u64(v, p + 24),
+    IN_BYTES: u64(v, p + 32),
+    OUT_PKTS: u64(v, p + 40),
+    OUT_BYTES: u64(v, p + 48),
+    FIRST_SWITCHED: Math.floor(firstUs / 1e6),
+    LAST_SWITCHED: Math.floor(lastUs / 1e6),
+    FLOW_START_MICROSECONDS: firstUs,
+    FLOW_END_MICROSECONDS: lastUs,
+    FLOW_DURATION_MILLISECONDS: Math.floor((lastUs - firstUs) / 1000),
+    TCP_FLAGS: clientFlags | serverFlags,
+    CLIENT_TCP_FLAGS: clientFlags,
+    SERVER_TCP_FLAGS: serverFlags,
+    SRC_VLAN: v.getUint16(p + 108, true),
+    IN_SRC_MAC: macToString(b, p + 120),
+    OUT_DST_MAC: macToString(b, p + 126),
+    ICMP_TYPE: v.getUint16(p + 110, true),
+    FLOW_END_REASON: b[p + 118] as FlowEndReason,
+    L7_PROTO: v.getUint16(p + 112, true),
+    L7_PROTO_NAME: 'Unknown',
+  };
+  // Fixed key order (FLOW_ID, version, addresses, then the rest) keeps output byte-stable.
+  const rec: FlowRecord =
+    ipVersion === 6
+      ? {
+          FLOW_ID: u64(v, p),
+          IP_PROTOCOL_VERSION: 6,
+          IPV6_SRC_ADDR: ipv6ToString(b, p + 72),
+          IPV6_DST_ADDR: ipv6ToString(b, p + 88),
+          ...common,
+        }
+      : {
+          FLOW_ID: u64(v, p),
+          IP_PROTOCOL_VERSION: 4,
+          IPV4_SRC_ADDR: ipv4ToString(b, p + 72),
+          IPV4_DST_ADDR: ipv4ToString(b, p + 88),
+          ...common,
+        };
+  if (b[p + 119] & FLAG_TUNNELED) {
+    rec.UPSTREAM_TUNNEL_ID = v.getUint32(p + 132, true);
+    rec.DOWNSTREAM_TUNNEL_ID = v.getUint32(p + 136, true);
+    rec.OUTER_FLOW_ID = u64(v, p + 64);
+  }
+  if (v.getUint32(p + 56, true) || v.getUint32(p + 60, true)) {
+    rec.FLOW_ANOMALIES = anomalyList(v, p + 56, anomalyNames);
+  }
+  return rec;
+}
