@@ -5,6 +5,6 @@ module.exports = {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 120000,
   transform: {
-    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: { warnOnly: false } }],
+    '^.+\\.ts$': ['ts-jest', { diagnostics: { warnOnly: false } }],
   },
 };

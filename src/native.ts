@@ -1,4 +1,5 @@
 // The only loader of the native addon (build/Release/nprobe_native.node) and its types.
+import * as fs from 'fs';
 import * as path from 'path';
 
 export interface NativeOptions {
@@ -70,8 +71,11 @@ let cached: NativeModule | undefined;
 
 export function loadNative(): NativeModule {
   if (cached) return cached;
-  // dist/src/native.js -> <package>/build/Release
-  const file = path.resolve(__dirname, '..', '..', 'build', 'Release', 'nprobe_native.node');
+  // Compiled: dist/src/native.js; under ts-jest: src/native.ts. Both find <package>/build.
+  const candidates = [path.resolve(__dirname, '..', '..'), path.resolve(__dirname, '..')].map((root) =>
+    path.join(root, 'build', 'Release', 'nprobe_native.node'),
+  );
+  const file = candidates.find((f) => fs.existsSync(f)) ?? candidates[0];
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     cached = require(file) as NativeModule;

@@ -73,7 +73,7 @@ void Decoder::decode(uint64_t ts_us, const uint8_t* data, uint32_t caplen, uint3
       // protocol(2) reserved(2) ifindex(4) ARPHRD(2) packet type(1) addr len(1) addr(8)
       if (!r.has(20)) break;
       uint16_t proto = r.be16();
-      r.skip(8);
+      r.skip(9);  // reserved, ifindex, ARPHRD, packet type
       uint8_t halen = r.u8();
       uint8_t addr[8];
       r.copy(addr, 8);
