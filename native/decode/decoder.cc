@@ -236,10 +236,10 @@ void Decoder::decode_ipv4(Packet& p, ByteReader r, uint32_t wire_left) {
   r.copy(p.dst.b, 4);
   dc_.ip_packets.fetch_add(1, std::memory_order_relaxed);
   if (ihl < 20 || (total != 0 && total < ihl)) {
-    // Addresses are known, so the packet still counts in its flow, without ports.
+    // The header contradicts itself, so its addresses can't be trusted either: no flow
+    // (tshark agrees: a bogus header length ends dissection at the IP layer).
     anomaly(p, Anomaly::ipv4_bad_header_length);
-    p.ip_bytes = wire_left;
-    deliver(p);
+    dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   if (total == 0) {

@@ -69,7 +69,7 @@ void FlowTable::grow_slots() {
   mask_ = slots_.size() - 1;
   for (const Slot& s : old) {
     if (s.idx == kNoIndex) continue;
-    for (uint64_t i = flows_[s.idx].hash & mask_;; i = (i + 1) & mask_) {
+    for (uint64_t i = s.tag & mask_;; i = (i + 1) & mask_) {
       if (slots_[i].idx == kNoIndex) {
         slots_[i] = s;
         break;
@@ -85,7 +85,7 @@ void FlowTable::erase_slot(uint32_t flow_idx) {
   for (uint64_t j = (i + 1) & mask_;; j = (j + 1) & mask_) {
     const Slot s = slots_[j];
     if (s.idx == kNoIndex) break;
-    const uint64_t home = flows_[s.idx].hash & mask_;
+    const uint64_t home = s.tag & mask_;  // the tag holds the hash bits the mask needs
     // Move s back into the hole at i if its home does not lie cyclically in (i, j].
     const bool home_between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
     if (!home_between) {

@@ -49,7 +49,8 @@ class FlowTable {
 
  private:
   struct Slot {
-    uint32_t tag;  // low 32 bits of the hash, to skip most key compares
+    uint32_t tag;  // low 32 bits of the hash: skips most key compares, and gives the home
+                   // slot without touching the flow (tables stay below 2^32 slots)
     uint32_t idx;  // kNoIndex = empty
   };
   struct List {

@@ -4,35 +4,6 @@
 import * as fs from 'fs';
 import { FlowRecord } from '../record';
 
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
-const keyPrefix = new Map<string, string>();
-
-/**
- * One flow as a JSON object, identical to JSON.stringify(flow) for the values a flow holds
- * (finite numbers, strings; undefined keys left out). Built by hand because JSON.stringify
- * spent most of its time re-escaping the same key names: keys are escaped once and cached,
- * and strings that need no escaping (addresses, names) are copied as they are.
- */
-export function flowToJson(flow: FlowRecord): string {
-  let out = '{';
-  for (const k in flow) {
-    const v = flow[k];
-    if (v === undefined) continue;
-    let pre = keyPrefix.get(k);
-    if (pre === undefined) {
-      pre = JSON.stringify(k) + ':';
-      if (keyPrefix.size < 4096) keyPrefix.set(k, pre);
-    }
-    if (out.length > 1) out += ',';
-    if (typeof v === 'number') {
-      out += pre + (Number.isFinite(v) ? String(v) : 'null');
-    } else {
-      out += pre + (NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : '"' + v + '"');
-    }
-  }
-  return out + '}';
-}
-
 export class JsonLinesWriter {
   private readonly stream: NodeJS.WritableStream;
   private readonly ownsStream: boolean;
@@ -59,7 +30,7 @@ export class JsonLinesWriter {
     if (this.failed) throw this.failed;
     if (flows.length === 0) return;
     let text = '';
-    for (const f of flows) text += flowToJson(f) + '\n';
+    for (const f of flows) text += JSON.stringify(f) + '\n';
     this.written += flows.length;
     if (this.stream.write(text)) return;
     return new Promise<void>((resolve, reject) => {
