@@ -8,6 +8,7 @@
 // (also for a capture cut short mid-record), 1 for unreadable input / bad filter / unknown
 // interface, 2 for usage errors.
 
+import type { FlowRecord } from '../../src/record';
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -23,38 +24,8 @@ export const PCAP_DIR = path.join(ROOT, 'test', 'pcap');
 const MAX_BUFFER = 512 * 1024 * 1024;
 const TIMEOUT_MS = 100_000;
 
-/** One exported flow record as printed by --json-out. */
-export interface ProbeFlow {
-  FLOW_ID: number;
-  IP_PROTOCOL_VERSION: number;
-  IPV4_SRC_ADDR?: string;
-  IPV4_DST_ADDR?: string;
-  IPV6_SRC_ADDR?: string;
-  IPV6_DST_ADDR?: string;
-  L4_SRC_PORT: number;
-  L4_DST_PORT: number;
-  PROTOCOL: number;
-  IN_PKTS: number;
-  IN_BYTES: number;
-  OUT_PKTS: number;
-  OUT_BYTES: number;
-  FIRST_SWITCHED: number;
-  LAST_SWITCHED: number;
-  FLOW_START_MICROSECONDS: number;
-  FLOW_END_MICROSECONDS: number;
-  FLOW_DURATION_MILLISECONDS: number;
-  TCP_FLAGS: number;
-  CLIENT_TCP_FLAGS: number;
-  SERVER_TCP_FLAGS: number;
-  SRC_VLAN: number;
-  IN_SRC_MAC: string;
-  OUT_DST_MAC: string;
-  ICMP_TYPE: number;
-  FLOW_END_REASON: number;
-  L7_PROTO: number;
-  L7_PROTO_NAME: string;
-  [key: string]: unknown;
-}
+/** One exported flow record as printed by --json-out (the library's own type). */
+export type ProbeFlow = FlowRecord;
 
 export interface ProbeRun {
   args: string[];
