@@ -1,8 +1,11 @@
 // Capture engine: see engine.h.
 #include "engine.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -19,6 +22,7 @@ Engine::~Engine() {
   abort();
   join();
   if (pcap_) pcap_close(pcap_);
+  if (wake_fd_ >= 0) close(wake_fd_);
 }
 
 uint64_t Engine::wall_us() const {
@@ -64,6 +68,13 @@ void Engine::open() {
       pcap_ = nullptr;
       throw CaptureError("cannot capture on " + cfg_.source + ": " + what + (m.empty() ? "" : " (" + m + ")"));
     }
+    if (pcap_setnonblock(pcap_, 1, err) < 0 || pcap_get_selectable_fd(pcap_) < 0) {
+      pcap_close(pcap_);
+      pcap_ = nullptr;
+      throw CaptureError("cannot capture on " + cfg_.source + ": no pollable descriptor (" + err + ")");
+    }
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) throw CaptureError(std::string("eventfd: ") + strerror(errno));
   }
   linktype_ = pcap_datalink(pcap_);
   if (!Decoder::supported_linktype(linktype_)) {
@@ -112,9 +123,23 @@ void Engine::start(std::function<void()> notify, std::function<void()> on_exit) 
   thread_ = std::thread([this] { run(); });
 }
 
+void Engine::stop() {
+  stop_.store(true);
+  wake();
+}
+
+void Engine::wake() {
+  if (wake_fd_ >= 0) {
+    uint64_t one = 1;
+    ssize_t r = write(wake_fd_, &one, sizeof one);
+    (void)r;
+  }
+}
+
 void Engine::abort() {
   abort_.store(true);
   stop_.store(true);
+  wake();
   {
     std::lock_guard<std::mutex> lk(mu_);
   }
@@ -125,58 +150,91 @@ void Engine::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Engine::run() {
+void Engine::handle_frame(const pcap_pkthdr* hdr, const u_char* data) {
+  const uint64_t ts = uint64_t(hdr->ts.tv_sec) * 1000000 + uint64_t(hdr->ts.tv_usec);
+  if (frames_ == 0) {
+    first_ts_ = ts;
+    replay_wall0_ = wall_us();
+    replay_ts0_ = ts;
+  }
+  if (cfg_.original_speed && cfg_.is_file && ts > replay_ts0_) {
+    // Replay at the recorded pace, waking often enough to honour a stop request.
+    const uint64_t due = replay_wall0_ + (ts - replay_ts0_);
+    for (uint64_t w = wall_us(); w < due && !stop_.load(std::memory_order_relaxed); w = wall_us()) {
+      const uint64_t nap = std::min<uint64_t>(due - w, 100000);
+      timespec t{time_t(nap / 1000000), long(nap % 1000000) * 1000};
+      nanosleep(&t, nullptr);
+    }
+  }
+  if (ts < last_frame_ts_) anomalies_.add(Anomaly::capture_ts_backwards);
+  last_frame_ts_ = ts;
+  last_ts_.store(ts, std::memory_order_relaxed);
+  if (ts > now_us_) {
+    now_us_ = ts;
+    table_->expire(now_us_);
+  }
+  decoder_->decode(ts, data, hdr->caplen, hdr->len);
+  if ((++frames_ & 1023) == 0) tick(now_us_);
+}
+
+void Engine::run_file() {
   pcap_pkthdr* hdr;
   const u_char* data;
-  uint64_t count = 0;
-  uint64_t replay_wall0 = 0, replay_ts0 = 0;
-  bool first = true;
   while (!stop_.load(std::memory_order_relaxed)) {
     int rc = pcap_next_ex(pcap_, &hdr, &data);
     if (rc == 1) {
-      const uint64_t ts = uint64_t(hdr->ts.tv_sec) * 1000000 + uint64_t(hdr->ts.tv_usec);
-      if (first) {
-        first = false;
-        first_ts_ = ts;
-        replay_wall0 = wall_us();
-        replay_ts0 = ts;
-      }
-      if (cfg_.original_speed && cfg_.is_file && ts > replay_ts0) {
-        // Replay at the recorded pace, waking often enough to honour a stop request.
-        const uint64_t due = replay_wall0 + (ts - replay_ts0);
-        for (uint64_t w = wall_us(); w < due && !stop_.load(std::memory_order_relaxed); w = wall_us()) {
-          const uint64_t nap = std::min<uint64_t>(due - w, 100000);
-          timespec t{time_t(nap / 1000000), long(nap % 1000000) * 1000};
-          nanosleep(&t, nullptr);
-        }
-      }
-      if (ts < last_frame_ts_) anomalies_.add(Anomaly::capture_ts_backwards);
-      last_frame_ts_ = ts;
-      last_ts_.store(ts, std::memory_order_relaxed);
-      if (ts > now_us_) {
-        now_us_ = ts;
-        table_->expire(now_us_);
-      }
-      decoder_->decode(ts, data, hdr->caplen, hdr->len);
-      if ((++count & 1023) == 0) tick(now_us_);
-    } else if (rc == 0) {
-      // Live timeout with no packet: the wall clock moves time on so idle flows still expire.
-      uint64_t w = wall_us();
-      if (w > now_us_) now_us_ = w;
-      table_->expire(now_us_);
-      tick(now_us_);
+      handle_frame(hdr, data);
     } else if (rc == PCAP_ERROR_BREAK) {
-      break;  // end of file (or pcap_breakloop)
+      break;  // end of file
     } else {
       std::string m = pcap_geterr(pcap_);
       std::lock_guard<std::mutex> lk(mu_);
-      if (cfg_.is_file)
-        warning_ = cfg_.source + ": capture file is cut short after packet " + std::to_string(dc_.packets.load()) +
-                   " (" + m + "); everything before the cut was processed";
-      else
-        warning_ = "capture on " + cfg_.source + " failed after packet " + std::to_string(dc_.packets.load()) + ": " + m;
+      warning_ = cfg_.source + ": capture file is cut short after packet " + std::to_string(dc_.packets.load()) +
+                 " (" + m + "); everything before the cut was processed";
       break;
     }
+  }
+}
+
+void Engine::run_live() {
+  // Non-blocking reads plus our own poll(): with TPACKET_V3, a blocking pcap read does not
+  // return on its timeout while no packet arrives, so neither a stop request nor idle expiry
+  // would happen on a quiet link. The eventfd lets stop() wake the poll at once.
+  const int pfd = pcap_get_selectable_fd(pcap_);
+  uint64_t last_tick = wall_us();
+  while (!stop_.load(std::memory_order_relaxed)) {
+    int n = pcap_dispatch(
+        pcap_, 256,
+        [](u_char* self, const pcap_pkthdr* h, const u_char* d) {
+          reinterpret_cast<Engine*>(self)->handle_frame(h, d);
+        },
+        reinterpret_cast<u_char*>(this));
+    if (n < 0 && n != PCAP_ERROR_BREAK) {
+      std::string m = pcap_geterr(pcap_);
+      std::lock_guard<std::mutex> lk(mu_);
+      warning_ = "capture on " + cfg_.source + " failed after packet " + std::to_string(dc_.packets.load()) + ": " + m;
+      break;
+    }
+    const uint64_t w = wall_us();
+    if (w - last_tick >= 100000) {
+      // The wall clock moves time on, so idle flows expire even when no packet comes.
+      if (w > now_us_) now_us_ = w;
+      table_->expire(now_us_);
+      tick(now_us_);
+      last_tick = w;
+    }
+    if (n == 0) {
+      pollfd fds[2] = {{pfd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      poll(fds, 2, 100);
+    }
+  }
+}
+
+void Engine::run() {
+  if (cfg_.is_file) {
+    run_file();
+  } else {
+    run_live();
   }
   tick(now_us_);
   // A clean stop loses nothing: pending fragments first (they may complete flows), then flows.

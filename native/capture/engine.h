@@ -64,7 +64,7 @@ class Engine final : public PacketSink {
 
   void open();  // throws CaptureError
   void start(std::function<void()> notify, std::function<void()> on_exit);
-  void stop() { stop_.store(true); }
+  void stop();
   void abort();  // stop without waiting for JS to drain (second signal)
   // Moves up to max finished flows out of the queue (never blocks). Clears the signal first.
   size_t read_batch(std::vector<FlowRecord>& out, size_t max);
@@ -79,6 +79,10 @@ class Engine final : public PacketSink {
  private:
   void on_packet(Packet& p) override;
   void run();
+  void run_file();
+  void run_live();
+  void handle_frame(const pcap_pkthdr* hdr, const u_char* data);
+  void wake();
   void export_flow(const Flow& f, EndReason why);
   void tick(uint64_t now_us);
   void refresh_io_stats();
@@ -107,7 +111,9 @@ class Engine final : public PacketSink {
   uint64_t now_us_ = 0;
   uint64_t last_frame_ts_ = 0;
   uint64_t last_outer_flow_id_ = 0;
-  uint64_t tick_count_ = 0;
+  uint64_t frames_ = 0;
+  uint64_t replay_wall0_ = 0, replay_ts0_ = 0;
+  int wake_fd_ = -1;  // eventfd that wakes the live capture's poll() on stop
 
   // counters read by stats()
   std::atomic<uint64_t> flows_created_{0}, flows_active_{0}, flows_exported_{0}, flows_evicted_{0},
