@@ -150,14 +150,14 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const queueCapacity = 16384;
+  const queueCapacity = probe.queueRecords;
   const reporter = args.verbose > 0 ? new StatsReporter(args.verbose, (l) => process.stderr.write(l + '\n')) : null;
   const progress = probe.isFile && ProgressBar.wanted() ? new ProgressBar() : null;
   const timers: NodeJS.Timeout[] = [];
   if (reporter) {
     timers.push(setInterval(() => {
       progress?.clear();
-      reporter.report(probe.stats(), { queueCapacity, outputDrops: 0 });
+      reporter.report(probe.stats(), { queueCapacity });
     }, args['stats-interval'] * 1000));
   }
   if (progress) timers.push(setInterval(() => progress.update(probe.stats()), 200));
@@ -179,9 +179,9 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const st = probe.stats();
-  if (reporter) reporter.report(st, { queueCapacity, outputDrops: 0 });
+  if (reporter) reporter.report(st, { queueCapacity });
   if (st.warning) say(`warning: ${st.warning}`);
-  for (const line of summaryLines(st, { source: args.interface, elapsed: probe.elapsed, flowsOut: probe.flowsDelivered, outputDrops: 0 })) say(line);
+  for (const line of summaryLines(st, { source: args.interface, elapsed: probe.elapsed, flowsOut: probe.flowsDelivered })) say(line);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   if (failure) {

@@ -29,6 +29,9 @@ export interface ProbeOptions {
 
 export type ProbeStats = NativeStats;
 
+/** Finished flows the capture thread may hold for JS (native/util/limits.h has the same). */
+export const DEFAULT_QUEUE_RECORDS = 16384;
+
 /** A one-line, user-facing error: bad file, bad filter, unknown interface, no permission. */
 export class ProbeError extends Error {
   constructor(message: string) {
@@ -54,6 +57,8 @@ export function isCaptureFile(name: string): boolean {
 
 export class Probe {
   readonly isFile: boolean;
+  /** Capacity of the queue between the capture thread and JS. */
+  readonly queueRecords: number;
   private readonly native: NativeProbe;
   private readonly anomalyNames: readonly string[];
   private readonly batchSize: number;
@@ -73,6 +78,7 @@ export class Probe {
     this.anomalyNames = mod.anomalyNames;
     this.isFile = isCaptureFile(options.interface);
     this.batchSize = options.batchSize ?? 1024;
+    this.queueRecords = options.queueRecords ?? DEFAULT_QUEUE_RECORDS;
     if (this.isFile && options.interface !== '-' && !fs.existsSync(options.interface)) {
       throw new ProbeError(`${options.interface}: no such file`);
     }
@@ -85,7 +91,7 @@ export class Probe {
       maxFlows: options.maxFlows,
       idleTimeoutUs: options.idleTimeout !== undefined ? Math.round(options.idleTimeout * 1e6) : undefined,
       activeTimeoutUs: options.activeTimeout !== undefined ? Math.round(options.activeTimeout * 1e6) : undefined,
-      queueRecords: options.queueRecords,
+      queueRecords: this.queueRecords,
       originalSpeed: options.originalSpeed,
     });
     this.donePromise = new Promise<void>((resolve, reject) => {

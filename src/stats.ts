@@ -17,7 +17,6 @@ function stamp(d: Date): string {
 
 export interface StatsContext {
   queueCapacity: number;
-  outputDrops: number;
 }
 
 /** Periodic stats (-b 1, -b 2), with rates over the last interval and since start. */
@@ -41,7 +40,7 @@ export class StatsReporter {
     w(`Current traffic: [${si((s.packets - prev.packets) / dt, 'pkt/s')}][${si(((s.wireBytes - prev.wireBytes) * 8) / dt, 'b/sec')}]`);
     w(`Current flow export rate: [${((s.flowsExported - prev.flowsExported) / dt).toFixed(1)} flows/sec]`);
     const kernel = s.kernelStatsValid ? `[kernel=${s.kernelDrop}][interface=${s.kernelIfDrop}]` : '';
-    w(`Flow drops: [export queue too long=${s.queueDrops}][too many flows=${s.flowsEvicted} exported early]${kernel}[output=${ctx.outputDrops}]`);
+    w(`Flow drops: [export queue too long=${s.queueDrops}][too many flows=${s.flowsEvicted} exported early]${kernel}`);
     w(`Export Queue: ${s.queueDepth}/${ctx.queueCapacity} [${((100 * s.queueDepth) / ctx.queueCapacity).toFixed(1)} %]`);
     w(`Flow Buckets: [active=${s.flowsActive}][created=${s.flowsCreated}][exported=${s.flowsExported}]`);
     if (this.level >= 2) {
@@ -62,14 +61,14 @@ export function anomalyText(a: Record<string, number>): string {
 /** The exit summary: what was read, what became flows, what was dropped where. */
 export function summaryLines(
   s: ProbeStats,
-  o: { source: string; elapsed: number; flowsOut: number; suppressed?: number; outputDrops: number },
+  o: { source: string; elapsed: number; flowsOut: number },
 ): string[] {
   const el = Math.max(o.elapsed, 1e-3);
   const lines = [
     `${s.packets} packets (${si(s.wireBytes, 'B')}) from ${o.source} in ${o.elapsed.toFixed(2)} s: ${si(s.packets / el, 'pkt/s')}, ${si((s.wireBytes * 8) / el, 'bit/s')}`,
     `flows: ${s.flowsCreated} created, ${o.flowsOut} exported (${s.flowsEvicted} early for lack of room), ${s.flowsActive} still active`,
     `decode: ${s.ipPackets} IP, ${s.nonIp} non-IP, ${s.undecodable} undecodable, ${s.fragments} fragments (${s.reassembled} datagrams reassembled, ${s.fragUnattributed} fragment packets without a flow), ${s.tunneled} tunnelled`,
-    `drops: ${s.kernelStatsValid ? `kernel ${s.kernelDrop}, interface ${s.kernelIfDrop}, ` : ''}export queue ${s.queueDrops}, output ${o.outputDrops}`,
+    `drops: ${s.kernelStatsValid ? `kernel ${s.kernelDrop}, interface ${s.kernelIfDrop}, ` : ''}export queue ${s.queueDrops}`,
     `anomalies: ${anomalyText(s.anomalies)}`,
   ];
   return lines;

@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "../decode/decoder.h"
 #include "../flow/flow_record.h"
@@ -83,6 +84,7 @@ class Engine final : public PacketSink {
   void run_live();
   void handle_frame(const pcap_pkthdr* hdr, const u_char* data);
   void wake();
+  void signal();  // wakes JS to drain the queue, unless a wake-up is already pending
   void export_flow(const Flow& f, EndReason why);
   void tick(uint64_t now_us);
   void refresh_io_stats();
@@ -91,6 +93,7 @@ class Engine final : public PacketSink {
   EngineConfig cfg_;
   pcap_t* pcap_ = nullptr;
   FILE* file_ = nullptr;
+  std::vector<char> file_buf_;  // stdio buffer of file_: must outlive the pcap handle
   int linktype_ = -1;
   AnomalyCounters anomalies_;
   DecodeCounters dc_;
@@ -112,6 +115,7 @@ class Engine final : public PacketSink {
   uint64_t last_frame_ts_ = 0;
   uint64_t last_outer_flow_id_ = 0;
   uint64_t frames_ = 0;
+  size_t signal_batch_ = 1;  // queued flows that wake JS: min(kSignalBatchRecords, half the queue)
   uint64_t replay_wall0_ = 0, replay_ts0_ = 0;
   int wake_fd_ = -1;  // eventfd that wakes the live capture's poll() on stop
 

@@ -27,5 +27,6 @@ inline constexpr uint64_t kTcpCloseLingerUs = 2000000;   // keep a FIN/RST-close
 // JS boundary
 inline constexpr size_t kDefaultQueueRecords = 16384;    // finished flows waiting for JS
 inline constexpr size_t kMaxBatchRecords = 4096;         // records handed to JS per readBatch
+inline constexpr size_t kSignalBatchRecords = 256;       // queued flows that wake JS (ticks wake it too)
 
 }  // namespace nprobe::limits
