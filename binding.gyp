@@ -7,7 +7,14 @@
         "native/capture/engine.cc",
         "native/decode/decoder.cc",
         "native/decode/ip_frag.cc",
-        "native/flow/flow_table.cc"
+        "native/flow/flow_table.cc",
+        "native/dissect/dissector.cc",
+        "native/dissect/list.cc",
+        "native/dissect/dns.cc",
+        "native/dissect/dhcp.cc",
+        "native/dissect/radius.cc",
+        "native/dissect/sip.cc",
+        "native/dissect/gtpc.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "libraries": ["-lpcap"],

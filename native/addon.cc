@@ -59,6 +59,7 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
     c.active_us = get_u64(o, "activeTimeoutUs", 120'000'000);
     c.queue_records = size_t(get_u64(o, "queueRecords", nprobe::limits::kDefaultQueueRecords));
     c.original_speed = o.Has("originalSpeed") && o.Get("originalSpeed").ToBoolean().Value();
+    c.dissect = !o.Has("dissect") || o.Get("dissect").ToBoolean().Value();
     engine_ = std::make_unique<Engine>(std::move(c));
   }
 
@@ -153,6 +154,7 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
     Napi::Object an = Napi::Object::New(env);
     for (size_t i = 0; i < nprobe::kAnomalyCount; i++)
       if (s.anomalies[i]) an.Set(nprobe::anomaly_name(static_cast<nprobe::Anomaly>(i)), Napi::Number::New(env, double(s.anomalies[i])));
+    for (const auto& [name, n] : s.dissector_anomalies) an.Set(name, Napi::Number::New(env, double(n)));
     o.Set("anomalies", an);
     o.Set("running", Napi::Boolean::New(env, s.running));
     o.Set("done", Napi::Boolean::New(env, s.done));
@@ -180,7 +182,55 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
   bool started_ = false;
 };
 
-Napi::Object InitAll(Napi::Env env, Napi::Object exports) { return NativeProbe::Init(env, exports); }
+// Test-only: runs one dissector over payloads given from JS, without a capture.
+// testDissect(name, [{dir, data: Buffer, ts?, sport?, dport?}]) ->
+//   { probe: [bool per payload], l7: number, fields: Buffer (record ext encoding), anomalies }
+Napi::Value TestDissect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  const nprobe::DissectorInfo* d = nprobe::find_dissector(name);
+  if (!d) {
+    Napi::Error::New(env, "no dissector named " + name).ThrowAsJavaScriptException();
+    return env.Null();
+  }
+  nprobe::DissectorAnomalyCounts counts;
+  nprobe::set_thread_anomaly_counts(&counts);
+  std::unique_ptr<nprobe::Dissector> dis = d->create();
+  Napi::Array pkts = info[1].As<Napi::Array>();
+  Napi::Array probes = Napi::Array::New(env, pkts.Length());
+  for (uint32_t i = 0; i < pkts.Length(); i++) {
+    Napi::Object o = pkts.Get(i).As<Napi::Object>();
+    Napi::Buffer<uint8_t> b = o.Get("data").As<Napi::Buffer<uint8_t>>();
+    nprobe::Packet p;
+    p.ip_version = 4;
+    p.proto = d->ip_proto;
+    p.sport = uint16_t(get_u64(o, "sport", 0));
+    p.dport = uint16_t(get_u64(o, "dport", 0));
+    p.has_ports = true;
+    p.ts_us = get_u64(o, "ts", 0);
+    p.payload = b.Data();
+    p.payload_len = uint32_t(b.Length());
+    probes.Set(i, Napi::Boolean::New(env, d->probe(b.Data(), uint32_t(b.Length()), p.sport, p.dport)));
+    dis->on_payload(nprobe::PayloadCtx{p.ts_us, int(get_u64(o, "dir", 0)), b.Data(), uint32_t(b.Length()), &p});
+  }
+  std::vector<uint8_t> ext;
+  nprobe::FieldWriter w(ext);
+  dis->on_export(w);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("probe", probes);
+  out.Set("l7", Napi::Number::New(env, dis->l7_proto()));
+  out.Set("fields", Napi::Buffer<uint8_t>::Copy(env, ext.data(), ext.size()));
+  Napi::Array an = Napi::Array::New(env, dis->anomalies().size());
+  for (size_t i = 0; i < dis->anomalies().size(); i++) an.Set(uint32_t(i), dis->anomalies()[i]);
+  out.Set("anomalies", an);
+  nprobe::set_thread_anomaly_counts(nullptr);
+  return out;
+}
+
+Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  exports.Set("testDissect", Napi::Function::New(env, TestDissect));
+  return NativeProbe::Init(env, exports);
+}
 
 }  // namespace
 

@@ -30,6 +30,7 @@ interface Args {
   'json-out'?: string;
   'original-speed': boolean;
   'stats-interval': number;
+  dpi: boolean;
 }
 
 // yargs reads a lone "-" as a positional; join it to its option ("--json-out=-", "-i=-").
@@ -60,6 +61,7 @@ function parseArgs(argv: string[]): Args {
     .option('verbose', { alias: 'b', type: 'number', default: 0, describe: 'Verbosity: 0 quiet, 1 periodic stats, 2 detailed stats' })
     .option('json-out', { type: 'string', describe: 'Write flows as JSON lines to FILE, or "-" for stdout' })
     .option('original-speed', { type: 'boolean', default: false, describe: 'Replay a capture file at its recorded pace' })
+    .option('dpi', { type: 'boolean', default: true, describe: 'Dissect protocols (DNS, DHCP, RADIUS, SIP, GTPv1); --no-dpi exports flows only' })
     .option('stats-interval', { type: 'number', default: 5, describe: 'Seconds between -b stats reports' })
     .help('help')
     .alias('help', 'h')
@@ -113,6 +115,7 @@ async function main(argv: string[]): Promise<number> {
       idleTimeout: args['idle-timeout'],
       maxFlows: args['max-num-flows'],
       originalSpeed: args['original-speed'],
+      dissect: args.dpi,
     });
     probe.open();
   } catch (e) {

@@ -13,6 +13,7 @@ export interface NativeOptions {
   activeTimeoutUs?: number;
   queueRecords?: number;
   originalSpeed?: boolean;
+  dissect?: boolean;
 }
 
 export interface NativeStats {
@@ -60,7 +61,16 @@ export interface NativeProbe {
   info(): { linktype: number; linktypeName: string };
 }
 
+export interface TestDissectResult {
+  probe: boolean[];
+  l7: number;
+  fields: Buffer;
+  anomalies: string[];
+}
+
 export interface NativeModule {
+  /** Test-only: one dissector over given payloads (no capture). */
+  testDissect(name: string, packets: Array<{ dir: number; data: Buffer; ts?: number; sport?: number; dport?: number }>): TestDissectResult;
   NativeProbe: new (opts: NativeOptions) => NativeProbe;
   anomalyNames: string[];
   recordFixedSize: number;

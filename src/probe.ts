@@ -23,6 +23,8 @@ export interface ProbeOptions {
   originalSpeed?: boolean;
   /** Finished flows held between the capture thread and JS (default 16384). */
   queueRecords?: number;
+  /** Run the L7 dissectors (default true); false = flows only. */
+  dissect?: boolean;
   /** Records pulled per batch (default 1024). */
   batchSize?: number;
 }
@@ -93,6 +95,7 @@ export class Probe {
       activeTimeoutUs: options.activeTimeout !== undefined ? Math.round(options.activeTimeout * 1e6) : undefined,
       queueRecords: this.queueRecords,
       originalSpeed: options.originalSpeed,
+      dissect: options.dissect ?? true,
     });
     this.donePromise = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;

@@ -1,5 +1,6 @@
 // Flow records as the probe exports them, under nProbe's element names, and the decoder of
 // the native batch encoding (native/flow/flow_record.h: keep offsets and RECORD_SIZE in step).
+import { l7Name } from '../plugins/l7';
 import { ipv4ToString, ipv6ToString, macToString } from './format';
 
 /** IPFIX flowEndReason (IANA IE 136), as nProbe's FLOW_END_REASON. */
@@ -48,8 +49,8 @@ export interface FlowRecord {
   OUTER_FLOW_ID?: number;
   /** Only when something was malformed: the anomaly names seen on this flow's packets. */
   FLOW_ANOMALIES?: string;
-  /** Fields added by dissectors and Lua hooks. */
-  [extra: string]: string | number | undefined;
+  /** Fields added by dissectors and Lua hooks; <PROTO>_TRANSACTIONS hold arrays of objects. */
+  [extra: string]: string | number | Record<string, unknown>[] | undefined;
 }
 
 export const RECORD_SIZE = 144;
@@ -123,7 +124,7 @@ function decodeRecord(v: DataView, b: Uint8Array, p: number, anomalyNames: reado
         ICMP_TYPE: v.getUint16(p + 110, true),
         FLOW_END_REASON: b[p + 118] as FlowEndReason,
         L7_PROTO: v.getUint16(p + 112, true),
-        L7_PROTO_NAME: 'Unknown',
+        L7_PROTO_NAME: l7Name(v.getUint16(p + 112, true)),
       }
     : {
         FLOW_ID: u64(v, p),
@@ -151,7 +152,7 @@ function decodeRecord(v: DataView, b: Uint8Array, p: number, anomalyNames: reado
         ICMP_TYPE: v.getUint16(p + 110, true),
         FLOW_END_REASON: b[p + 118] as FlowEndReason,
         L7_PROTO: v.getUint16(p + 112, true),
-        L7_PROTO_NAME: 'Unknown',
+        L7_PROTO_NAME: l7Name(v.getUint16(p + 112, true)),
       };
   if (b[p + 119] & FLAG_TUNNELED) {
     rec.UPSTREAM_TUNNEL_ID = v.getUint32(p + 132, true);
@@ -161,5 +162,38 @@ function decodeRecord(v: DataView, b: Uint8Array, p: number, anomalyNames: reado
   if (v.getUint32(p + 56, true) || v.getUint32(p + 60, true)) {
     rec.FLOW_ANOMALIES = anomalyList(v, p + 56, anomalyNames);
   }
+  const extLen = v.getUint32(p + 140, true);
+  if (extLen) decodeExt(v, b, p + RECORD_SIZE, extLen, rec);
   return rec;
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+/**
+ * Decodes a record's variable part (native/dissect/dissector.h FieldWriter) into rec:
+ * u8 type (1 number, 2 string, 3 JSON) | u16 name length | name | u32 length | value.
+ */
+export function decodeExt(v: DataView, b: Uint8Array, start: number, len: number, rec: Record<string, unknown>): void {
+  let q = start;
+  const end = start + len;
+  while (q + 7 <= end) {
+    const type = b[q];
+    const nameLen = v.getUint16(q + 1, true);
+    const name = utf8.decode(b.subarray(q + 3, q + 3 + nameLen));
+    q += 3 + nameLen;
+    const valLen = v.getUint32(q, true);
+    q += 4;
+    const raw = b.subarray(q, q + valLen);
+    q += valLen;
+    if (type === 1) {
+      rec[name] = v.getFloat64(q - valLen, true);
+    } else if (type === 3) {
+      rec[name] = JSON.parse(utf8.decode(raw));
+    } else if (name === '__ANOMALIES') {
+      const prev = rec.FLOW_ANOMALIES as string | undefined;
+      rec.FLOW_ANOMALIES = prev ? `${prev},${utf8.decode(raw)}` : utf8.decode(raw);
+    } else {
+      rec[name] = utf8.decode(raw);
+    }
+  }
 }

@@ -1,6 +1,7 @@
 // Capture engine: see engine.h.
 #include "engine.h"
 
+#include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -113,7 +114,7 @@ void Engine::open() {
   }
   table_ = std::make_unique<FlowTable>(
       FlowTableConfig{cfg_.max_flows, cfg_.idle_us, cfg_.active_us, std::min(limits::kTcpCloseLingerUs, cfg_.idle_us)},
-      [this](const Flow& f, EndReason why) { export_flow(f, why); });
+      [this](Flow& f, EndReason why) { export_flow(f, why); });
   decoder_ = std::make_unique<Decoder>(linktype_, anomalies_, dc_, *this);
 }
 
@@ -243,6 +244,7 @@ void Engine::run_live() {
 
 void Engine::run() {
   pthread_setname_np(pthread_self(), "nprobe-capture");  // shows in top -H, perf, gdb
+  set_thread_anomaly_counts(&dissector_anomalies_);
   if (cfg_.is_file) {
     run_file();
   } else {
@@ -313,6 +315,15 @@ void Engine::on_packet(Packet& p) {
   k.tunneled = p.tunneled;
   const uint64_t h = hash_bytes(&k, sizeof k);
 
+  if (p.tunneled && last_outer_idx_ != UINT32_MAX) {
+    // The outer flow carries a GTP-U tunnel (nDPI's GTP_U). Marked before the inner lookup,
+    // which may reuse table slots.
+    Flow& outer = table_->at(last_outer_idx_);
+    if (outer.in_use && outer.flow_id == last_outer_flow_id_ && !outer.l7) {
+      outer.l7_proto = l7::kGtpU;
+      outer.l7_done = 1;
+    }
+  }
   bool created;
   uint32_t idx = table_->lookup(k, h, p.ts_first_us, created);
   if (!created && p.proto == 6 && table_->at(idx).closing &&
@@ -341,8 +352,15 @@ void Engine::on_packet(Packet& p) {
   if (p.tunneled) {
     f.teid[dir] = p.teid;
     f.outer_flow_id = last_outer_flow_id_;
+    if (created && last_outer_pkt_) {
+      f.outer_src = last_outer_pkt_->src;
+      f.outer_dst = last_outer_pkt_->dst;
+      f.outer_version = last_outer_pkt_->ip_version;
+    }
   } else {
     last_outer_flow_id_ = f.flow_id;
+    last_outer_idx_ = idx;
+    last_outer_pkt_ = &p;  // the decoder hands over any inner packet before this one is gone
   }
   if (p.proto == 6) {
     f.tcp_flags[dir] |= p.tcp_flags;
@@ -352,10 +370,63 @@ void Engine::on_packet(Packet& p) {
     }
   }
   table_->touch(idx);
+  if (cfg_.dissect && p.payload_len && !f.l7_done) dissect(table_->at(idx), p, dir);
 }
 
-void Engine::export_flow(const Flow& f, EndReason why) {
+void Engine::dissect(Flow& f, const Packet& p, int dir) {
+  if (!f.l7) {
+    // TCP payloads need stream reassembly first (not yet): only UDP is dissected.
+    if (p.proto != 17) {
+      f.l7_done = 1;
+      return;
+    }
+    const auto& list = dissectors();
+    const DissectorInfo* found = nullptr;
+    // Probes whose ports match run first; ports never decide alone.
+    for (int pass = 0; pass < 2 && !found; pass++) {
+      for (const DissectorInfo* d : list) {
+        if (d->ip_proto != p.proto || d->port_hint(p.sport, p.dport) != (pass == 0)) continue;
+        if (d->probe(p.payload, p.payload_len, p.sport, p.dport)) {
+          found = d;
+          break;
+        }
+      }
+    }
+    if (!found) {
+      if (++f.l7_tries >= dissect_limits::kMaxProbePackets) f.l7_done = 1;
+      return;
+    }
+    f.l7 = found->create().release();
+    f.l7_proto = found->l7_proto;
+  }
+  f.l7->on_payload(PayloadCtx{p.ts_us, dir, p.payload, p.payload_len, &p});
+}
+
+void Engine::export_flow(Flow& f, EndReason why) {
   FlowRecord r;
+  r.l7_proto = f.l7_proto;
+  if (f.outer_version) {
+    // The tunnel's endpoints (this probe's own element names; nProbe has no standard ones).
+    FieldWriter w(r.ext);
+    char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+    const int af = f.outer_version == 6 ? AF_INET6 : AF_INET;
+    inet_ntop(af, f.outer_src.b, a, sizeof a);
+    inet_ntop(af, f.outer_dst.b, b, sizeof b);
+    w.str(f.outer_version == 6 ? "OUTER_IPV6_SRC_ADDR" : "OUTER_IPV4_SRC_ADDR", a);
+    w.str(f.outer_version == 6 ? "OUTER_IPV6_DST_ADDR" : "OUTER_IPV4_DST_ADDR", b);
+  }
+  if (f.l7) {
+    FieldWriter w(r.ext);
+    f.l7->on_export(w);
+    r.l7_proto = f.l7->l7_proto();
+    if (!f.l7->anomalies().empty()) {
+      std::string names;
+      for (const char* n : f.l7->anomalies()) names += (names.empty() ? "" : ",") + std::string(n);
+      w.str("__ANOMALIES", names);  // merged into FLOW_ANOMALIES by src/record.ts
+    }
+    delete f.l7;
+    f.l7 = nullptr;
+  }
   r.flow_id = f.flow_id;
   r.first_us = f.first_us;
   r.last_us = f.last_us;
@@ -372,7 +443,6 @@ void Engine::export_flow(const Flow& f, EndReason why) {
   r.dport = a ? f.key.port_b : f.key.port_a;
   r.vlan = f.vlan;
   r.icmp_type = f.icmp_type;
-  r.l7_proto = 0;
   r.ip_version = f.key.ip_version;
   r.proto = f.key.proto;
   r.client_flags = f.tcp_flags[0];
@@ -463,6 +533,7 @@ EngineStats Engine::stats() const {
   s.first_ts_us = ld(first_ts_);
   s.last_ts_us = ld(last_ts_);
   for (size_t i = 0; i < kAnomalyCount; i++) s.anomalies[i] = ld(anomalies_.count[i]);
+  s.dissector_anomalies = dissector_anomalies_.snapshot();
   s.running = running_.load();
   s.done = done_.load();
   return s;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../decode/decoder.h"
+#include "../dissect/dissector.h"
 #include "../flow/flow_record.h"
 #include "../flow/flow_table.h"
 #include "../util/anomalies.h"
@@ -36,6 +37,7 @@ struct EngineConfig {
   uint64_t active_us = 120'000'000;
   size_t queue_records = 16384;
   bool original_speed = false;
+  bool dissect = true;      // run the L7 dissectors (off: flows only)
 };
 
 // A one-line, user-facing error (bad file, bad filter, unknown interface, ...).
@@ -53,6 +55,7 @@ struct EngineStats {
   uint64_t frag_in_flight, frag_bytes, table_bytes;
   uint64_t first_ts_us, last_ts_us;
   uint64_t anomalies[kAnomalyCount];
+  std::vector<std::pair<std::string, uint64_t>> dissector_anomalies;
   bool running, done;
 };
 
@@ -85,7 +88,8 @@ class Engine final : public PacketSink {
   void handle_frame(const pcap_pkthdr* hdr, const u_char* data);
   void wake();
   void signal();  // wakes JS to drain the queue, unless a wake-up is already pending
-  void export_flow(const Flow& f, EndReason why);
+  void export_flow(Flow& f, EndReason why);
+  void dissect(Flow& f, const Packet& p, int dir);
   void tick(uint64_t now_us);
   void refresh_io_stats();
   uint64_t wall_us() const;
@@ -96,6 +100,7 @@ class Engine final : public PacketSink {
   std::vector<char> file_buf_;  // stdio buffer of file_: must outlive the pcap handle
   int linktype_ = -1;
   AnomalyCounters anomalies_;
+  DissectorAnomalyCounts dissector_anomalies_;
   DecodeCounters dc_;
   std::unique_ptr<FlowTable> table_;
   std::unique_ptr<Decoder> decoder_;
@@ -114,6 +119,8 @@ class Engine final : public PacketSink {
   uint64_t now_us_ = 0;
   uint64_t last_frame_ts_ = 0;
   uint64_t last_outer_flow_id_ = 0;
+  uint32_t last_outer_idx_ = UINT32_MAX;  // table index of the flow the last outer packet went to
+  const Packet* last_outer_pkt_ = nullptr; // the outer packet, while its inner packet is handled
   uint64_t frames_ = 0;
   size_t signal_batch_ = 1;  // queued flows that wake JS: min(kSignalBatchRecords, half the queue)
   uint64_t replay_wall0_ = 0, replay_ts0_ = 0;

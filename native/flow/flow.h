@@ -33,8 +33,11 @@ enum class EndReason : uint8_t {
 
 inline constexpr uint32_t kNoIndex = UINT32_MAX;
 
+class Dissector;
+
 struct Flow {
   FlowKey key;
+  Dissector* l7;           // owned; deleted when the flow is exported
   uint64_t hash;
   uint64_t flow_id;
   uint64_t first_us, last_us;
@@ -43,10 +46,15 @@ struct Flow {
   uint64_t anomalies;
   uint64_t outer_flow_id;  // for a flow inside GTP-U: the tunnel's own flow
   uint32_t teid[2];        // GTP-U TEID seen per direction
+  IpAddr outer_src, outer_dst;  // for a flow inside GTP-U: the tunnel endpoints of its first packet
+  uint8_t outer_version;
   uint32_t lru_prev, lru_next;  // idle list or closing list, most recent at the head
   uint32_t age_prev, age_next;  // creation order, oldest at the head
   uint16_t vlan;
   uint16_t icmp_type;      // type * 256 + code of the first ICMP packet
+  uint16_t l7_proto;       // nDPI id: set by the dissector, or GTP_U for a tunnel
+  uint8_t l7_tries;        // payload packets probed without a match
+  uint8_t l7_done;         // no more probing (matched, or gave up)
   uint8_t client_mac[6];
   uint8_t server_mac[6];
   uint8_t tcp_flags[2];

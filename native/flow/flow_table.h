@@ -22,7 +22,7 @@ struct FlowTableConfig {
 class FlowTable {
  public:
   // Called for every flow leaving the table, just before its slot is reused.
-  using ExportFn = std::function<void(const Flow&, EndReason)>;
+  using ExportFn = std::function<void(Flow&, EndReason)>;
   FlowTable(const FlowTableConfig& cfg, ExportFn on_export);
 
   // Finds the flow for a packet or creates it (exporting the LRU flow first if full).

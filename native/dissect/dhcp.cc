@@ -1,0 +1,17 @@
+// SKELETON (to be replaced by the DHCP dissector): registers the name so the framework builds.
+#include "dissector.h"
+
+namespace nprobe {
+namespace {
+class DhcpDissector final : public Dissector {
+ public:
+  void on_payload(const PayloadCtx&) override {}
+  void on_export(FieldWriter&) override {}
+  uint16_t l7_proto() const override { return l7::kDhcp; }
+};
+bool hint(uint16_t s, uint16_t d) { return s == 67 || d == 67; }
+bool probe(const uint8_t*, uint32_t, uint16_t, uint16_t) { return false; }
+std::unique_ptr<Dissector> create() { return std::make_unique<DhcpDissector>(); }
+}  // namespace
+extern const DissectorInfo kDhcpInfo{"DHCP", l7::kDhcp, 17, hint, probe, create};
+}  // namespace nprobe

@@ -1,0 +1,78 @@
+// Dissector framework: field encoding, anomaly counting. See dissector.h.
+#include "dissector.h"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+namespace nprobe {
+
+void FieldWriter::head(uint8_t type, std::string_view name, uint32_t len) {
+  const uint16_t nl = uint16_t(std::min<size_t>(name.size(), 0xFFFF));
+  out_.push_back(type);
+  out_.push_back(uint8_t(nl));
+  out_.push_back(uint8_t(nl >> 8));
+  out_.insert(out_.end(), name.begin(), name.begin() + nl);
+  for (int i = 0; i < 4; i++) out_.push_back(uint8_t(len >> (8 * i)));
+}
+
+void FieldWriter::num(std::string_view name, double v) {
+  head(1, name, 8);
+  uint8_t b[8];
+  std::memcpy(b, &v, 8);  // little-endian hosts only (x86-64, arm64)
+  out_.insert(out_.end(), b, b + 8);
+}
+
+void FieldWriter::str(std::string_view name, std::string_view v) {
+  if (v.size() > dissect_limits::kMaxFieldBytes) {
+    size_t cut = dissect_limits::kMaxFieldBytes;
+    // Don't split a UTF-8 sequence: back up over continuation bytes.
+    while (cut > 0 && (static_cast<unsigned char>(v[cut]) & 0xC0) == 0x80) cut--;
+    v = v.substr(0, cut);
+  }
+  head(2, name, uint32_t(v.size()));
+  out_.insert(out_.end(), v.begin(), v.end());
+}
+
+void FieldWriter::json(std::string_view name, std::string_view text) {
+  head(3, name, uint32_t(text.size()));
+  out_.insert(out_.end(), text.begin(), text.end());
+}
+
+namespace {
+thread_local DissectorAnomalyCounts* t_counts = nullptr;
+}
+
+void DissectorAnomalyCounts::add(const char* name) {
+  std::lock_guard<std::mutex> lk(mu_);
+  by_name_[name]++;
+}
+
+std::vector<std::pair<std::string, uint64_t>> DissectorAnomalyCounts::snapshot() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  std::vector<std::pair<std::string, uint64_t>> v(by_name_.begin(), by_name_.end());
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+void set_thread_anomaly_counts(DissectorAnomalyCounts* c) { t_counts = c; }
+
+void count_anomaly(const char* name) {
+  if (t_counts) t_counts->add(name);
+}
+
+void Dissector::anomaly(const char* name) {
+  count_anomaly(name);
+  for (const char* n : anomalies_)
+    if (n == name || std::strcmp(n, name) == 0) return;
+  if (anomalies_.size() < dissect_limits::kMaxFlowAnomalies) anomalies_.push_back(name);
+}
+
+const DissectorInfo* find_dissector(std::string_view name) {
+  for (const DissectorInfo* d : dissectors())
+    if (name == d->name) return d;
+  return nullptr;
+}
+
+}  // namespace nprobe

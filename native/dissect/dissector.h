@@ -1,0 +1,109 @@
+// The dissector interface (DESIGN.md §2, §6). A dissector sees one flow's payloads in order,
+// keeps bounded state, and at export writes its fields (nProbe element names) into the
+// record's variable part. Detection is by payload: probe() must recognise the protocol from
+// bytes alone; ports only decide which probes run first.
+//
+// Adding a protocol: a dissector file here (native/dissect/<proto>.{h,cc}), one line in
+// list.cc, a plugin file in plugins/ with its field table, a test folder.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "../decode/packet.h"
+#include "../util/json_writer.h"
+
+namespace nprobe {
+
+// nDPI protocol ids (ndpi_protocol_ids.h), which L7_PROTO carries.
+namespace l7 {
+inline constexpr uint16_t kUnknown = 0, kFtpControl = 1, kPop3 = 2, kSmtp = 3, kImap = 4, kDns = 5,
+                          kHttp = 7, kDhcp = 18, kSip = 100, kDhcpv6 = 103, kRadius = 146, kGtp = 152,
+                          kFtpData = 175, kGtpU = 271, kGtpC = 272, kGtpPrime = 273;
+}
+
+// Caps shared by every dissector (each dissector may have stricter ones of its own).
+namespace dissect_limits {
+inline constexpr size_t kMaxFieldBytes = 1024;       // one string field, after which it is cut
+inline constexpr size_t kMaxTransactions = 64;       // <PROTO>_TRANSACTIONS entries per flow
+inline constexpr size_t kMaxFlowAnomalies = 16;      // distinct anomaly names kept per flow
+inline constexpr uint32_t kMaxProbePackets = 8;      // payload packets tried before giving up
+}
+
+// Writes a record's variable part: a sequence of
+//   u8 type (1 number, 2 string, 3 JSON text) | u16 name length | name | u32 value length | value
+// (numbers as 8-byte little-endian doubles). src/record.ts decodes it.
+class FieldWriter {
+ public:
+  explicit FieldWriter(std::vector<uint8_t>& out) : out_(out) {}
+  void num(std::string_view name, double v);
+  void str(std::string_view name, std::string_view v);  // cut at kMaxFieldBytes (UTF-8 safe)
+  void json(std::string_view name, std::string_view json_text);
+  // Writes a number only when non-zero and a string only when non-empty (optional fields).
+  void num_if(std::string_view name, double v) { if (v != 0) num(name, v); }
+  void str_if(std::string_view name, std::string_view v) { if (!v.empty()) str(name, v); }
+
+ private:
+  void head(uint8_t type, std::string_view name, uint32_t len);
+  std::vector<uint8_t>& out_;
+};
+
+// Per-probe counters of dissector anomalies by name (read by stats()). The capture thread
+// registers its probe's counters; count_anomaly() adds to the calling thread's.
+class DissectorAnomalyCounts {
+ public:
+  void add(const char* name);
+  std::vector<std::pair<std::string, uint64_t>> snapshot() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, uint64_t> by_name_;
+};
+void set_thread_anomaly_counts(DissectorAnomalyCounts* c);
+void count_anomaly(const char* name);
+
+struct PayloadCtx {
+  uint64_t ts_us;
+  int dir;                  // 0: client -> server, 1: server -> client
+  const uint8_t* data;      // transport payload as captured
+  uint32_t len;
+  const Packet* pkt;        // addresses, ports, VLAN of this packet
+};
+
+class Dissector {
+ public:
+  virtual ~Dissector() = default;
+  virtual void on_payload(const PayloadCtx& c) = 0;
+  // Writes the flow's fields. Called once, right before export.
+  virtual void on_export(FieldWriter& w) = 0;
+  // The L7 id to export (a dissector may refine it, e.g. DHCP -> DHCPv6).
+  virtual uint16_t l7_proto() const = 0;
+
+  // Anomalies seen on this flow, by name; counted globally as well.
+  void anomaly(const char* name);
+  const std::vector<const char*>& anomalies() const { return anomalies_; }
+
+ private:
+  std::vector<const char*> anomalies_;
+};
+
+struct DissectorInfo {
+  const char* name;        // "DNS"
+  uint16_t l7_proto;       // nDPI id when detected
+  uint8_t ip_proto;        // 17 (UDP) or 6 (TCP)
+  // Ports that make this probe run first (a hint, never a verdict).
+  bool (*port_hint)(uint16_t sport, uint16_t dport);
+  // True when the payload (first payload of either direction) is this protocol.
+  bool (*probe)(const uint8_t* data, uint32_t len, uint16_t sport, uint16_t dport);
+  std::unique_ptr<Dissector> (*create)();
+};
+
+// The registered dissectors (list.cc), in probe order for flows without a port hint.
+const std::vector<const DissectorInfo*>& dissectors();
+const DissectorInfo* find_dissector(std::string_view name);
+
+}  // namespace nprobe

@@ -1,0 +1,47 @@
+// libFuzzer entry point for one dissector (chosen at build time: -DNPROBE_FUZZ_DISSECTOR="DNS").
+// Input: a sequence of payloads, each  u8 direction (bit 0) | u16 little-endian length | bytes,
+// fed to probe() and on_payload() as one flow, then on_export(). Built and run by
+// scripts/fuzz.sh (npm run fuzz -- <target> <seconds>).
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+#include "../dissect/dissector.h"
+#include "../util/byte_reader.h"
+
+#ifndef NPROBE_FUZZ_DISSECTOR
+#error "build with -DNPROBE_FUZZ_DISSECTOR=\"NAME\""
+#endif
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const nprobe::DissectorInfo* info = nprobe::find_dissector(NPROBE_FUZZ_DISSECTOR);
+  if (!info) std::abort();
+  static nprobe::DissectorAnomalyCounts counts;
+  nprobe::set_thread_anomaly_counts(&counts);
+  auto d = info->create();
+  nprobe::ByteReader r(data, size);
+  uint64_t ts = 1'000'000;
+  int n = 0;
+  while (r.has(3) && n++ < 64) {
+    const uint8_t dir = r.u8() & 1;
+    const uint16_t lo = r.u8(), hi = r.u8();
+    const size_t len = std::min<size_t>(size_t(lo | hi << 8), r.remaining());
+    // Copy into an exact-size heap buffer so ASan sees any read past the payload.
+    std::vector<uint8_t> buf(r.cur(), r.cur() + len);
+    r.skip(len);
+    nprobe::Packet p;
+    p.ip_version = 4;
+    p.proto = info->ip_proto;
+    p.sport = dir ? 53 : 40000;
+    p.dport = dir ? 40000 : 53;
+    p.has_ports = true;
+    p.ts_us = ts += 1000;
+    (void)info->probe(buf.data(), uint32_t(buf.size()), p.sport, p.dport);
+    d->on_payload(nprobe::PayloadCtx{p.ts_us, dir, buf.data(), uint32_t(buf.size()), &p});
+  }
+  std::vector<uint8_t> ext;
+  nprobe::FieldWriter w(ext);
+  d->on_export(w);
+  return 0;
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds and runs one libFuzzer target (ASan + UBSan), seeded from the test captures.
+# Usage: scripts/fuzz.sh <dns|dhcp|radius|sip|gtpc> <seconds>     (npm run fuzz -- dns 600)
+# Work dir: $NPROBE_FUZZ_DIR (default /tmp/nprobe-fuzz/<target>): binary, corpus, crashes.
+# A crash leaves crash-* files there; reproduce with: <work>/fuzzer <crash file>.
+set -euo pipefail
+target=${1:?usage: fuzz.sh <dns|dhcp|radius|sip|gtpc> <seconds>}
+secs=${2:-600}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${NPROBE_FUZZ_DIR:-/tmp/nprobe-fuzz}/$target
+case $target in
+  dns) name=DNS; seeds="dns malformed" ;;
+  dhcp) name=DHCP; seeds="dhcp malformed" ;;
+  radius) name=RADIUS; seeds="radius malformed" ;;
+  sip) name=SIP; seeds="sip malformed" ;;
+  gtpc) name=GTPV1; seeds="gtp" ;;
+  *) echo "fuzz.sh: unknown target $target (dns dhcp radius sip gtpc)" >&2; exit 2 ;;
+esac
+command -v clang++ >/dev/null || { echo "fuzz.sh: needs clang (apt-get install -y clang libclang-rt-14-dev)" >&2; exit 2; }
+command -v tshark >/dev/null || { echo "fuzz.sh: needs tshark to extract seeds (apt-get install -y tshark)" >&2; exit 2; }
+mkdir -p "$work/corpus" "$work/crashes"
+srcs=("$root"/native/dissect/*.cc)
+clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  -DNPROBE_FUZZ_DISSECTOR="\"$name\"" "$root/native/fuzz/dissect_fuzz.cc" "${srcs[@]}" -o "$work/fuzzer"
+# Seeds: every UDP payload of the captures, one file each, in the harness's framing.
+if [ -z "$(ls -A "$work/corpus")" ]; then
+  for d in $seeds; do
+    for f in "$root"/test/pcap/$d/*.pcap*; do
+      tshark -n -r "$f" -Y udp -T fields -e udp.payload 2>/dev/null | grep -v '^$' || true
+    done
+  done | awk 'length($0) > 0' | head -5000 | python3 -c '
+import sys, hashlib, os
+out = sys.argv[1]
+for line in sys.stdin:
+    b = bytes.fromhex(line.strip().replace(":", ""))
+    rec = bytes([0]) + len(b).to_bytes(2, "little") + b
+    open(os.path.join(out, hashlib.sha1(rec).hexdigest()), "wb").write(rec)
+' "$work/corpus"
+fi
+echo "fuzz.sh: $name for ${secs}s, corpus $(ls "$work/corpus" | wc -l) files, in $work" >&2
+cd "$work/crashes"
+"$work/fuzzer" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 "$work/corpus"
