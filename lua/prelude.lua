@@ -1,0 +1,136 @@
+-- nprobe's Lua prelude: runs in the script's Lua state before the script itself.
+-- The host (src/lua/host.ts) calls __nprobe.run() once per batch of flows, so a flow costs no
+-- JS<->Lua crossing of its own: the batch arrives as one chunk of Lua source holding the
+-- values, the tables are built here, each check<Protocol>Flow is called under pcall with a
+-- time budget, and one string comes back with what the hooks said (suppress, changed keys,
+-- errors, time-outs).
+local load, pcall, next, type, tostring, error = load, pcall, next, type, tostring, error
+local concat, floor, clock, sethook = table.concat, math.floor, os.clock, debug.sethook
+
+local TIMEOUT = "\0nprobe:timeout"
+local N = {}
+__nprobe = N
+
+-- hooks[i] = { fn = "checkDNSFlow", tbl = "dns", keys = {...}, kidx = {key = j} }
+local hooks = {}
+-- stats[i] = { calls, errors, timeouts, suppressed, total (s), hist = {log2 us buckets} }
+local stats = {}
+
+function N.register(i, fn, tbl, ...)
+  local keys = { ... }
+  local kidx = {}
+  for j = 1, #keys do kidx[keys[j]] = j end
+  hooks[i] = { fn = fn, tbl = tbl, keys = keys, kidx = kidx }
+  stats[i] = { 0, 0, 0, 0, 0.0, {} }
+end
+
+function N.defined(fn)
+  return type(_G[fn]) == "function"
+end
+
+-- Loads the user script under its file name, so errors read "file:line: message".
+function N.loadscript(src, name)
+  local f, err = load(src, "@" .. name, "t")
+  if not f then return err end
+  local ok, e = pcall(f)
+  if not ok then return tostring(e) end
+  return nil
+end
+
+local deadline = math.huge
+local function watchdog()
+  if clock() > deadline then error(TIMEOUT, 0) end
+end
+
+-- The result crosses back as one C string split on \1 and \2: those bytes and NUL inside a
+-- value or message are shown as \ddd instead of cutting the record.
+local function clean(s)
+  return (string.gsub(s, "[%z\1\2]", function(c) return string.format("\\%03d", string.byte(c)) end))
+end
+
+local function numstr(v)
+  if type(v) == "number" then
+    if v == floor(v) and v > -2^53 and v < 2^53 then return "n", string.format("%d", v) end
+    return "n", string.format("%.17g", v)
+  end
+  return "s", clean(v)
+end
+
+-- src: "return {h, v1..vk, h, v1..vk, ...}" where h is a registered hook index.
+-- budget: seconds per call. Returns records separated by \2, fields by \1:
+--   S pos | E pos msg | T pos | K pos key type value
+function N.run(src, budget)
+  local vals = load(src, "=batch", "t")()
+  local out = {}
+  local pos = 0
+  local i = 1
+  local nv = #vals
+  sethook(watchdog, "", 1000)
+  while i <= nv do
+    local h = vals[i]
+    local hk = hooks[h]
+    local keys, kidx, nk = hk.keys, hk.kidx, #hk.keys
+    local t = {}
+    for j = 1, nk do t[keys[j]] = vals[i + j] end
+    _G[hk.tbl] = t
+    local fn = _G[hk.fn]
+    local st = stats[h]
+    local t0 = clock()
+    deadline = t0 + budget
+    local ok, r = pcall(fn)
+    deadline = math.huge
+    local dt = clock() - t0
+    st[1] = st[1] + 1
+    st[5] = st[5] + dt
+    local b = 0
+    local us = dt * 1e6
+    while us >= 2 and b < 40 do us = us / 2; b = b + 1 end
+    st[6][b] = (st[6][b] or 0) + 1
+    if not ok then
+      if r == TIMEOUT then
+        st[3] = st[3] + 1
+        out[#out + 1] = "T\1" .. pos
+      else
+        st[2] = st[2] + 1
+        out[#out + 1] = "E\1" .. pos .. "\1" .. clean(tostring(r))
+      end
+    else
+      if r == false then
+        st[4] = st[4] + 1
+        out[#out + 1] = "S\1" .. pos
+      end
+      -- Keys the hook added or changed are exported with the flow.
+      for k, v in next, t do
+        local j = kidx[k]
+        if (j == nil or vals[i + j] ~= v) and type(k) == "string" and (type(v) == "string" or type(v) == "number") then
+          local ty, text = numstr(v)
+          out[#out + 1] = "K\1" .. pos .. "\1" .. clean(k) .. "\1" .. ty .. "\1" .. text
+        end
+      end
+    end
+    _G[hk.tbl] = nil
+    pos = pos + 1
+    i = i + nk + 1
+  end
+  sethook()
+  return concat(out, "\2")
+end
+
+-- Per-hook stats: "i calls errors timeouts suppressed total_s b0:c0,b1:c1,..." lines.
+function N.stats()
+  local lines = {}
+  for i, st in next, stats do
+    local h = {}
+    for b, c in next, st[6] do h[#h + 1] = b .. ":" .. c end
+    lines[#lines + 1] = concat({ i, st[1], st[2], st[3], st[4], string.format("%.9f", st[5]), concat(h, ",") }, " ")
+  end
+  return concat(lines, "\n")
+end
+
+-- Untrusted scripts (--lua-sandbox): no files, no processes, no loading code from disk.
+function N.sandbox()
+  io = nil
+  os.execute, os.remove, os.rename, os.exit, os.tmpname, os.getenv = nil, nil, nil, nil, nil, nil
+  dofile, loadfile, require, package = nil, nil, nil, nil
+  debug = nil
+end

@@ -1,0 +1,246 @@
+// The Lua host: one wasmoon (Lua 5.4) state per script, nProbe's check<Protocol>Flow hooks
+// (seed 002, DESIGN.md §4) called right before export, batch by batch. The batch crosses
+// into Lua once, as Lua source holding the values (lua/prelude.lua builds the tables), and
+// one string comes back: per-flow JS<->Lua crossings cost ~12 us each in wasmoon.
+import * as fs from 'fs';
+import * as path from 'path';
+import { LuaEngine, LuaFactory } from 'wasmoon';
+import { FieldDef, Plugin, PLUGINS } from '../../plugins';
+import { FlowRecord } from '../record';
+import { luaLiteral } from './literal';
+
+export interface LuaOptions {
+  /** Per-call time budget (ms): a hook running longer is stopped and counted (default 100). */
+  timeoutMs?: number;
+  /** Memory cap of the Lua state (MiB, default 256). */
+  memoryMb?: number;
+  /** Remove io, os.execute, file loading and debug: for untrusted scripts. */
+  sandbox?: boolean;
+  /** Where hook errors are reported (once per distinct message). */
+  log?: (line: string) => void;
+}
+
+export interface HookStats {
+  hook: string;
+  calls: number;
+  errors: number;
+  timeouts: number;
+  suppressed: number;
+  totalMs: number;
+  p99Us: number;
+}
+
+/** A script that does not load: the message carries Lua's "file:line: ...". */
+export class LuaLoadError extends Error {}
+
+interface HookBinding {
+  index: number;
+  plugin: Plugin;
+  keys: string[];
+  /** For each key: how to read it off a record. */
+  getters: Array<(f: FlowRecord) => string | number>;
+  /** Lua key -> record field, for keys the hook may change. */
+  back: Map<string, string>;
+}
+
+// Compiled: dist/src/lua/host.js; under ts-jest: src/lua/host.ts. Both find <package>/lua.
+const PRELUDE_FILE = [path.resolve(__dirname, '..', '..', '..', 'lua', 'prelude.lua'), path.resolve(__dirname, '..', '..', 'lua', 'prelude.lua')].find((f) =>
+  fs.existsSync(f),
+);
+const PRELUDE = fs.readFileSync(PRELUDE_FILE ?? 'lua/prelude.lua', 'utf8');
+
+/** The common keys of every table (seed 002), in order, and where each comes from. */
+const COMMON: Array<[string, string | null, (f: FlowRecord) => string | number]> = [
+  ['nprobe.pid', null, () => process.pid],
+  ['flow.id', 'FLOW_ID', (f) => f.FLOW_ID],
+  ['flow.from', null, (f) => f.IPV4_SRC_ADDR ?? f.IPV6_SRC_ADDR ?? ''],
+  ['flow.to', null, (f) => f.IPV4_DST_ADDR ?? f.IPV6_DST_ADDR ?? ''],
+  ['flow.sport', 'L4_SRC_PORT', (f) => f.L4_SRC_PORT],
+  ['flow.dport', 'L4_DST_PORT', (f) => f.L4_DST_PORT],
+  ['flow.duration', null, (f) => f.LAST_SWITCHED - f.FIRST_SWITCHED],
+  ['flow.beginTime', 'FIRST_SWITCHED', (f) => f.FIRST_SWITCHED],
+  ['flow.endTime', 'LAST_SWITCHED', (f) => f.LAST_SWITCHED],
+  ['flow.l7_proto', 'L7_PROTO', (f) => f.L7_PROTO],
+  ['flow.protocol', 'PROTOCOL', (f) => f.PROTOCOL],
+];
+
+function fieldGetter(fd: FieldDef): (f: FlowRecord) => string | number {
+  const numeric = fd.type.startsWith('unsigned') || fd.type === 'dateTimeMilliseconds';
+  return (f) => {
+    const v = f[fd.name];
+    if (v === undefined || v === null) return numeric ? 0 : '';
+    if (typeof v === 'number' || typeof v === 'string') return v;
+    return JSON.stringify(v); // transactions arrive as JSON text: values are strings or numbers only
+  };
+}
+
+/** The export name of a key a script added: "http.site_tag" -> "HTTP_SITE_TAG". */
+export function exportNameOf(luaKey: string): string {
+  return luaKey.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();
+}
+
+export class LuaHost {
+  private engine!: LuaEngine;
+  private bindings = new Map<number, HookBinding>(); // by nDPI id
+  private byIndex: HookBinding[] = [];
+  private runFn!: (src: string, budget: number) => string;
+  private statsFn!: () => string;
+  private readonly seen = new Set<string>();
+  private readonly timeoutS: number;
+  /** Flows whose export a hook suppressed (returned false). */
+  suppressed = 0;
+
+  private constructor(readonly file: string, private readonly opts: LuaOptions) {
+    this.timeoutS = (opts.timeoutMs ?? 100) / 1000;
+  }
+
+  /** Loads the script once; throws LuaLoadError with Lua's message (file:line). */
+  static async load(file: string, opts: LuaOptions = {}): Promise<LuaHost> {
+    const host = new LuaHost(file, opts);
+    await host.init();
+    return host;
+  }
+
+  /** Plugins whose check<Protocol>Flow the script defines. */
+  get enabled(): Plugin[] {
+    return this.byIndex.map((b) => b.plugin);
+  }
+
+  private async init(): Promise<void> {
+    let src: string;
+    try {
+      src = fs.readFileSync(this.file, 'utf8');
+    } catch (e) {
+      throw new LuaLoadError(`${this.file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+    const factory = new LuaFactory();
+    const engine = await factory.createEngine({ traceAllocations: true, injectObjects: false, enableProxy: false });
+    engine.global.setMemoryMax((this.opts.memoryMb ?? 256) * 1024 * 1024);
+    engine.doStringSync(PRELUDE);
+    const N = engine.global.get('__nprobe') as Record<string, (...a: unknown[]) => unknown>;
+    if (this.opts.sandbox) N.sandbox();
+    const err = N.loadscript(src, this.file) as string | null | undefined;
+    if (err) {
+      engine.global.close();
+      throw new LuaLoadError(String(err));
+    }
+    const bindings = new Map<number, HookBinding>();
+    const byIndex: HookBinding[] = [];
+    for (const plugin of PLUGINS) {
+      if (!N.defined(plugin.luaHook)) continue;
+      const keys: string[] = [];
+      const getters: HookBinding['getters'] = [];
+      const back = new Map<string, string>();
+      for (const [k, field, get] of COMMON) {
+        keys.push(k);
+        getters.push(get);
+        if (field) back.set(k, field);
+      }
+      for (const fd of plugin.fields) {
+        if (back.has(fd.lua) || keys.includes(fd.lua)) continue;
+        keys.push(fd.lua);
+        getters.push(fieldGetter(fd));
+        back.set(fd.lua, fd.name);
+      }
+      const b: HookBinding = { index: byIndex.length + 1, plugin, keys, getters, back };
+      N.register(b.index, plugin.luaHook, plugin.luaTable, ...keys);
+      byIndex.push(b);
+      for (const id of plugin.l7) bindings.set(id, b);
+    }
+    this.engine = engine;
+    this.bindings = bindings;
+    this.byIndex = byIndex;
+    this.runFn = N.run as (src: string, budget: number) => string;
+    this.statsFn = N.stats as () => string;
+  }
+
+  /**
+   * Runs the hooks on the flows of a batch that have one, in order. Applies what the hooks
+   * changed or added to the records, and returns the flows to export (suppressed ones removed).
+   */
+  process(flows: FlowRecord[]): FlowRecord[] {
+    if (this.byIndex.length === 0) return flows;
+    const hooked: FlowRecord[] = [];
+    const parts: string[] = [];
+    for (const f of flows) {
+      const b = this.bindings.get(f.L7_PROTO);
+      if (!b) continue;
+      hooked.push(f);
+      parts.push(String(b.index));
+      for (const get of b.getters) parts.push(luaLiteral(get(f)));
+    }
+    if (hooked.length === 0) return flows;
+    let result: string;
+    try {
+      result = this.runFn(`return {${parts.join(',')}}`, this.timeoutS);
+    } catch (e) {
+      // The batch itself failed (e.g. the memory cap hit while building it): the flows are
+      // exported unchanged and the failure is reported once.
+      this.report(`batch of ${hooked.length} flows not scripted: ${(e as Error).message}`);
+      return flows;
+    }
+    if (!result) return flows;
+    const drop = new Set<FlowRecord>();
+    for (const rec of result.split('\x02')) {
+      const p = rec.split('\x01');
+      const f = hooked[Number(p[1])];
+      const b = this.bindings.get(f.L7_PROTO)!;
+      switch (p[0]) {
+        case 'S':
+          drop.add(f);
+          break;
+        case 'E':
+          this.report(`${b.plugin.luaHook}: ${p.slice(2).join('\x01')}`);
+          break;
+        case 'T':
+          this.report(`${b.plugin.luaHook}: stopped after ${this.opts.timeoutMs ?? 100} ms (--lua-timeout-ms)`);
+          break;
+        case 'K': {
+          const key = p[2];
+          const value = p[3] === 'n' ? Number(p[4]) : p.slice(4).join('\x01');
+          f[b.back.get(key) ?? exportNameOf(key)] = value;
+          break;
+        }
+      }
+    }
+    if (drop.size === 0) return flows;
+    this.suppressed += drop.size;
+    return flows.filter((f) => !drop.has(f));
+  }
+
+  /** Per-hook counters and latency (p99 from a log2 histogram, upper bucket bound). */
+  stats(): HookStats[] {
+    const out: HookStats[] = [];
+    for (const line of this.statsFn().split('\n').filter(Boolean)) {
+      const [idx, calls, errors, timeouts, suppressed, total, hist] = line.split(' ');
+      const b = this.byIndex[Number(idx) - 1];
+      const buckets = (hist ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((x) => x.split(':').map(Number) as [number, number])
+        .sort((a, c) => a[0] - c[0]);
+      const n = Number(calls);
+      let acc = 0;
+      let p99 = 0;
+      for (const [bucket, count] of buckets) {
+        acc += count;
+        if (acc >= 0.99 * n) {
+          p99 = 2 ** (bucket + 1);
+          break;
+        }
+      }
+      out.push({ hook: b.plugin.luaHook, calls: n, errors: Number(errors), timeouts: Number(timeouts), suppressed: Number(suppressed), totalMs: Number(total) * 1000, p99Us: p99 });
+    }
+    return out;
+  }
+
+  close(): void {
+    this.engine?.global.close();
+  }
+
+  private report(msg: string): void {
+    if (this.seen.has(msg) || this.seen.size > 1000) return;
+    this.seen.add(msg);
+    (this.opts.log ?? ((l) => process.stderr.write(`nprobe: ${l}\n`)))(`[LUA] error: ${msg}`);
+  }
+}

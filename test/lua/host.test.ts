@@ -1,0 +1,178 @@
+// The Lua host on records built here (the capture tests cover real captures): nProbe's
+// table contract, suppression, enrichment, errors, time-outs, the memory cap, the sandbox.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { LuaHost, LuaLoadError } from '../../src/lua/host';
+import { luaLiteral } from '../../src/lua/literal';
+import type { FlowRecord } from '../../src/record';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nprobe-lua-'));
+function script(name: string, src: string): string {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, src);
+  return f;
+}
+
+function dnsFlow(id: number, extra: Partial<FlowRecord> = {}): FlowRecord {
+  return {
+    FLOW_ID: id,
+    IP_PROTOCOL_VERSION: 4,
+    IPV4_SRC_ADDR: '192.0.2.1',
+    IPV4_DST_ADDR: '192.0.2.53',
+    L4_SRC_PORT: 40000 + id,
+    L4_DST_PORT: 53,
+    PROTOCOL: 17,
+    IN_PKTS: 1,
+    IN_BYTES: 60,
+    OUT_PKTS: 1,
+    OUT_BYTES: 120,
+    FIRST_SWITCHED: 1466425499,
+    LAST_SWITCHED: 1466425500,
+    FLOW_START_MICROSECONDS: 1466425499000000,
+    FLOW_END_MICROSECONDS: 1466425500000000,
+    FLOW_DURATION_MILLISECONDS: 1000,
+    TCP_FLAGS: 0,
+    CLIENT_TCP_FLAGS: 0,
+    SERVER_TCP_FLAGS: 0,
+    SRC_VLAN: 0,
+    IN_SRC_MAC: '00:00:00:00:00:00',
+    OUT_DST_MAC: '00:00:00:00:00:00',
+    ICMP_TYPE: 0,
+    FLOW_END_REASON: 1,
+    L7_PROTO: 5,
+    L7_PROTO_NAME: 'DNS',
+    ...extra,
+  } as FlowRecord;
+}
+
+const otherFlow = (id: number): FlowRecord => dnsFlow(id, { L7_PROTO: 0, L7_PROTO_NAME: 'Unknown', L4_DST_PORT: 9 });
+
+describe('loading', () => {
+  test('a syntax error gives Lua\'s file:line message', async () => {
+    const f = script('bad.lua', 'function checkDNSFlow(\n  print("x")\nend\n');
+    await expect(LuaHost.load(f)).rejects.toThrow(LuaLoadError);
+    await expect(LuaHost.load(f)).rejects.toThrow(new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:`));
+  });
+
+  test('a runtime error at load time is an error too', async () => {
+    const f = script('boom.lua', 'local x = nil\nprint(x.y)\n');
+    await expect(LuaHost.load(f)).rejects.toThrow(/boom\.lua:2:/);
+  });
+
+  test('hooks are found by name; only defined ones are enabled', async () => {
+    const h = await LuaHost.load(script('two.lua', 'function checkDNSFlow() end\nfunction checkSIPFlow() end\nfunction checkFooFlow() end\n'));
+    expect(h.enabled.map((p) => p.name).sort()).toEqual(['DNS', 'SIP']);
+    h.close();
+  });
+});
+
+describe('calling hooks', () => {
+  test('the table holds the common keys with strings and numbers, never nil', async () => {
+    const h = await LuaHost.load(
+      script(
+        'keys.lua',
+        `function checkDNSFlow()
+           local keys = {}
+           for k, v in pairs(dns) do
+             assert(type(v) == "string" or type(v) == "number", k)
+             keys[#keys + 1] = k .. "=" .. tostring(v)
+           end
+           table.sort(keys)
+           dns["test.seen"] = table.concat(keys, ";")
+         end`,
+      ),
+    );
+    const [f] = h.process([dnsFlow(42)]);
+    const seen = String(f.TEST_SEEN).split(';');
+    expect(seen).toEqual(expect.arrayContaining([
+      `nprobe.pid=${process.pid}`, 'flow.id=42', 'flow.from=192.0.2.1', 'flow.to=192.0.2.53', 'flow.sport=40042',
+      'flow.dport=53', 'flow.duration=1', 'flow.beginTime=1466425499', 'flow.endTime=1466425500', 'flow.l7_proto=5', 'flow.protocol=17',
+    ]));
+    expect(h.stats()[0]).toMatchObject({ hook: 'checkDNSFlow', calls: 1, errors: 0 });
+    h.close();
+  });
+
+  test('only flows of a hooked protocol reach Lua, once each, in order', async () => {
+    const h = await LuaHost.load(script('order.lua', 'n = 0\nfunction checkDNSFlow() n = n + 1; dns["x.order"] = n end\n'));
+    const out = h.process([dnsFlow(1), otherFlow(2), dnsFlow(3), dnsFlow(4)]);
+    expect(out.map((f) => [f.FLOW_ID, f.X_ORDER])).toEqual([[1, 1], [2, undefined], [3, 2], [4, 3]]);
+    h.close();
+  });
+
+  test('returning false suppresses the export; other returns keep it', async () => {
+    const h = await LuaHost.load(script('sup.lua', 'function checkDNSFlow() if dns["flow.id"] % 2 == 0 then return false end return nil end\n'));
+    const out = h.process([dnsFlow(1), dnsFlow(2), dnsFlow(3), dnsFlow(4), otherFlow(6)]);
+    expect(out.map((f) => f.FLOW_ID)).toEqual([1, 3, 6]);
+    expect(h.suppressed).toBe(2);
+    expect(h.stats()[0].suppressed).toBe(2);
+    h.close();
+  });
+
+  test('changed keys go back to their fields, new keys are exported under their upper-case name', async () => {
+    const h = await LuaHost.load(script('enrich.lua', 'function checkDNSFlow() dns["flow.dport"] = 5353; dns["dns.site_tag"] = "corp \\"x\\""; dns["dns.score"] = 2.5 end\n'));
+    const [f] = h.process([dnsFlow(7)]);
+    expect(f.L4_DST_PORT).toBe(5353);
+    expect(f.DNS_SITE_TAG).toBe('corp "x"');
+    expect(f.DNS_SCORE).toBe(2.5);
+    h.close();
+  });
+
+  test('a runtime error is reported once per message, counted, and the flow exported unchanged', async () => {
+    const logs: string[] = [];
+    const h = await LuaHost.load(script('err.lua', 'function checkDNSFlow()\n  dns["a.b"] = 1\n  error("bad flow")\nend\n'), { log: (l) => logs.push(l) });
+    const out = h.process([dnsFlow(1), dnsFlow(2), dnsFlow(3)]);
+    expect(out).toHaveLength(3);
+    expect(out[0].A_B).toBeUndefined();
+    expect(h.stats()[0].errors).toBe(3);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatch(/err\.lua:3: bad flow/);
+    h.close();
+  });
+
+  test('a hook that loops forever is stopped at its budget and the next flows still run', async () => {
+    const h = await LuaHost.load(script('loop.lua', 'function checkDNSFlow() if dns["flow.id"] == 2 then while true do end end dns["x.ok"] = 1 end\n'), { timeoutMs: 30, log: () => {} });
+    const t0 = Date.now();
+    const out = h.process([dnsFlow(1), dnsFlow(2), dnsFlow(3)]);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(out.map((f) => f.X_OK)).toEqual([1, undefined, 1]);
+    expect(h.stats()[0].timeouts).toBe(1);
+    h.close();
+  });
+
+  test('a hook that allocates without end hits the memory cap, not the process', async () => {
+    const h = await LuaHost.load(script('mem.lua', 'hoard = {}\nfunction checkDNSFlow() for i = 1, 1e9 do hoard[#hoard + 1] = string.rep("x", 1000) .. i end end\n'), { memoryMb: 32, timeoutMs: 10000, log: () => {} });
+    const out = h.process([dnsFlow(1)]);
+    expect(out).toHaveLength(1);
+    expect(h.stats()[0].errors).toBe(1);
+    h.close();
+  });
+
+  test('the sandbox removes io, os.execute and file loading; the standard libraries stay', async () => {
+    const probe = `function checkDNSFlow()
+      dns["s.io"] = tostring(io); dns["s.exec"] = tostring(os and os.execute); dns["s.dofile"] = tostring(dofile)
+      dns["s.date"] = os.date("!%Y", 0); dns["s.fmt"] = string.format("%03d", 7) end`;
+    const open = await LuaHost.load(script('sb1.lua', probe));
+    const [a] = open.process([dnsFlow(1)]);
+    expect(a.S_IO).not.toBe('nil');
+    const closed = await LuaHost.load(script('sb2.lua', probe), { sandbox: true });
+    const [b] = closed.process([dnsFlow(1)]);
+    expect([b.S_IO, b.S_EXEC, b.S_DOFILE, b.S_DATE, b.S_FMT]).toEqual(['nil', 'nil', 'nil', '1970', '007']);
+    open.close();
+    closed.close();
+  });
+});
+
+test('Lua literals read back as the same values', async () => {
+  const values = ['plain', 'q"uote', 'back\\slash', 'nl\nand\r\ttabs', '\x00\x01\x7f', 'ünï', 0, -1, 1.5, 1112172654366527, 0.1];
+  // Strings come back as their UTF-8 bytes: wasmoon cuts a returned string at NUL.
+  const src = `function checkDNSFlow() end\nfunction __echo(s) local v = load("return " .. s)() if type(v) == "number" then return string.format("%.17g", v) end return table.concat({ string.byte(v, 1, -1) }, ",") end\n`;
+  const h = await LuaHost.load(script('lit.lua', src));
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const echo = (h as any).engine.global.get('__echo') as (s: string) => string;
+  for (const v of values) {
+    const back = echo(luaLiteral(v));
+    expect(typeof v === 'number' ? Number(back) : back).toBe(typeof v === 'number' ? v : [...Buffer.from(v)].join(','));
+  }
+  h.close();
+});
