@@ -3,6 +3,7 @@
 // periodic stats, a progress bar on terminals, and one clear line for every bad input.
 import yargs from 'yargs';
 import { JsonLinesWriter } from './export/json';
+import { HookStats, LuaHost, LuaLoadError } from './lua/host';
 import { Probe, ProbeError } from './probe';
 import { ProgressBar } from './progress';
 import { FlowRecord } from './record';
@@ -31,6 +32,10 @@ interface Args {
   'original-speed': boolean;
   'stats-interval': number;
   dpi: boolean;
+  lua?: string;
+  'lua-timeout-ms': number;
+  'lua-memory-mb': number;
+  'lua-sandbox': boolean;
 }
 
 // yargs reads a lone "-" as a positional; join it to its option ("--json-out=-", "-i=-").
@@ -62,6 +67,10 @@ function parseArgs(argv: string[]): Args {
     .option('json-out', { type: 'string', describe: 'Write flows as JSON lines to FILE, or "-" for stdout' })
     .option('original-speed', { type: 'boolean', default: false, describe: 'Replay a capture file at its recorded pace' })
     .option('dpi', { type: 'boolean', default: true, describe: 'Dissect protocols (DNS, DHCP, RADIUS, SIP, GTPv1); --no-dpi exports flows only' })
+    .option('lua', { type: 'string', describe: 'Lua script with check<Protocol>Flow hooks, called right before each flow is exported' })
+    .option('lua-timeout-ms', { type: 'number', default: 100, describe: 'Time budget of one hook call; longer calls are stopped and counted' })
+    .option('lua-memory-mb', { type: 'number', default: 256, describe: 'Memory cap of the Lua state' })
+    .option('lua-sandbox', { type: 'boolean', default: false, describe: 'Remove io, os.execute and file loading from the script (untrusted scripts)' })
     .option('stats-interval', { type: 'number', default: 5, describe: 'Seconds between -b stats reports' })
     .help('help')
     .alias('help', 'h')
@@ -83,7 +92,9 @@ function parseArgs(argv: string[]): Args {
   num('max-num-flows', a['max-num-flows'], 1, 1 << 26);
   num('verbose', a.verbose, 0, 2);
   num('stats-interval', a['stats-interval'], 1, 3600);
-  for (const k of ['interface', 'bpf-filter', 'collector', 'json-out'] as const) {
+  num('lua-timeout-ms', a['lua-timeout-ms'], 1, 600000);
+  num('lua-memory-mb', a['lua-memory-mb'], 8, 65536);
+  for (const k of ['interface', 'bpf-filter', 'collector', 'json-out', 'lua'] as const) {
     if (Array.isArray(a[k])) throw new UsageError(`--${k} given more than once`);
   }
   if (a.collector !== undefined && a.collector.toLowerCase() !== 'none') {
@@ -136,6 +147,27 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
+  // The script loads once, before capture starts (nProbe's order of messages).
+  let lua: LuaHost | null = null;
+  const luaOptions = {
+    timeoutMs: args['lua-timeout-ms'],
+    memoryMb: args['lua-memory-mb'],
+    sandbox: args['lua-sandbox'],
+  };
+  if (args.lua !== undefined) {
+    try {
+      lua = await LuaHost.load(args.lua, luaOptions);
+    } catch (e) {
+      if (e instanceof LuaLoadError) {
+        say(`error: [LUA] ${e.message}`);
+        return EXIT_RUNTIME;
+      }
+      throw e;
+    }
+    say(`[LUA] Successfully interpreted ${args.lua}`);
+    say(`${lua.enabled.length} plugin(s) enabled`);
+  }
+
   const info = probe.info();
   say(probe.isFile ? `reading ${args.interface} (${info.linktypeName})` : `capturing on ${args.interface} (${info.linktypeName})`);
 
@@ -152,6 +184,29 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGHUP reloads the script between two batches: no flow is lost; a script that fails
+  // to load leaves the old one running.
+  let suppressedBefore = 0;
+  let hookStatsBefore: HookStats[] = [];
+  const onHup = (): void => {
+    if (!lua || args.lua === undefined) return;
+    const file = args.lua;
+    LuaHost.load(file, luaOptions).then(
+      (fresh) => {
+        if (lua) {
+          suppressedBefore += lua.suppressed;
+          hookStatsBefore = mergeHookStats(hookStatsBefore, lua.stats());
+          lua.close();
+        }
+        lua = fresh;
+        say(`[LUA] SIGHUP: reloaded ${file}, ${fresh.enabled.length} plugin(s) enabled`);
+      },
+      (e: Error) => say(`[LUA] SIGHUP: ${file} not reloaded, the running script stays: ${e.message}`),
+    );
+  };
+  process.on('SIGHUP', onHup);
+  const luaStats = (): { hooks: HookStats[]; suppressed: number } | undefined =>
+    lua ? { hooks: mergeHookStats(hookStatsBefore, lua.stats()), suppressed: suppressedBefore + lua.suppressed } : undefined;
 
   const queueCapacity = probe.queueRecords;
   const reporter = args.verbose > 0 ? new StatsReporter(args.verbose, (l) => process.stderr.write(l + '\n')) : null;
@@ -160,13 +215,18 @@ async function main(argv: string[]): Promise<number> {
   if (reporter) {
     timers.push(setInterval(() => {
       progress?.clear();
-      reporter.report(probe.stats(), { queueCapacity });
+      reporter.report(probe.stats(), { queueCapacity, lua: luaStats() });
     }, args['stats-interval'] * 1000));
   }
   if (progress) timers.push(setInterval(() => progress.update(probe.stats()), 200));
 
   let failure: Error | null = null;
-  const sink = (flows: FlowRecord[]): void | Promise<void> => (json ? json.write(flows) : undefined);
+  let exported = 0;
+  const sink = (batch: FlowRecord[]): void | Promise<void> => {
+    const flows = lua ? lua.process(batch) : batch;
+    exported += flows.length;
+    return json ? json.write(flows) : undefined;
+  };
   try {
     await probe.run(sink);
   } catch (e) {
@@ -182,11 +242,14 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const st = probe.stats();
-  if (reporter) reporter.report(st, { queueCapacity });
+  const ls = luaStats();
+  if (reporter) reporter.report(st, { queueCapacity, lua: ls });
   if (st.warning) say(`warning: ${st.warning}`);
-  for (const line of summaryLines(st, { source: args.interface, elapsed: probe.elapsed, flowsOut: probe.flowsDelivered })) say(line);
+  for (const line of summaryLines(st, { source: args.interface, elapsed: probe.elapsed, flowsOut: exported, lua: ls })) say(line);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  process.off('SIGHUP', onHup);
+  lua?.close();
   if (failure) {
     const code = (failure as NodeJS.ErrnoException).code;
     if (code === 'EPIPE') return EXIT_OK; // the reader went away (e.g. | head): not an error
@@ -194,6 +257,25 @@ async function main(argv: string[]): Promise<number> {
     return EXIT_RUNTIME;
   }
   return EXIT_OK;
+}
+
+/** Adds the counters of a script that was reloaded away to those of the running one. */
+function mergeHookStats(before: HookStats[], now: HookStats[]): HookStats[] {
+  const out = now.map((h) => ({ ...h }));
+  for (const b of before) {
+    const h = out.find((x) => x.hook === b.hook);
+    if (!h) {
+      out.push({ ...b });
+      continue;
+    }
+    h.calls += b.calls;
+    h.errors += b.errors;
+    h.timeouts += b.timeouts;
+    h.suppressed += b.suppressed;
+    h.totalMs += b.totalMs;
+    h.p99Us = Math.max(h.p99Us, b.p99Us);
+  }
+  return out;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,5 +1,6 @@
 // Human-readable counters: the periodic lines of -b 1/2 (in nProbe's style) and the exit
 // summary. Everything goes to stderr; stdout may carry JSON flows.
+import type { HookStats } from './lua/host';
 import { ProbeStats } from './probe';
 
 export function si(n: number, unit = ''): string {
@@ -17,6 +18,16 @@ function stamp(d: Date): string {
 
 export interface StatsContext {
   queueCapacity: number;
+  lua?: { hooks: HookStats[]; suppressed: number };
+}
+
+/** One line per Lua hook: calls, errors, time-outs, suppressed flows, time, p99 latency. */
+export function hookLines(hooks: HookStats[]): string[] {
+  return hooks.map(
+    (h) =>
+      `[LUA] ${h.hook}: ${h.calls} calls, ${h.errors} errors, ${h.timeouts} timeouts, ${h.suppressed} suppressed, ` +
+      `${h.totalMs.toFixed(1)} ms total (${h.calls ? ((h.totalMs * 1000) / h.calls).toFixed(2) : '0'} us/call, p99 <= ${h.p99Us} us)`,
+  );
 }
 
 /** Periodic stats (-b 1, -b 2), with rates over the last interval and since start. */
@@ -43,6 +54,7 @@ export class StatsReporter {
     w(`Flow drops: [export queue too long=${s.queueDrops}][too many flows=${s.flowsEvicted} exported early]${kernel}`);
     w(`Export Queue: ${s.queueDepth}/${ctx.queueCapacity} [${((100 * s.queueDepth) / ctx.queueCapacity).toFixed(1)} %]`);
     w(`Flow Buckets: [active=${s.flowsActive}][created=${s.flowsCreated}][exported=${s.flowsExported}]`);
+    if (ctx.lua) for (const l of hookLines(ctx.lua.hooks)) w(l);
     if (this.level >= 2) {
       w(`Decode: [ip=${s.ipPackets}][non-ip=${s.nonIp}][undecodable=${s.undecodable}][fragments=${s.fragments}][reassembled=${s.reassembled}][tunneled=${s.tunneled}]`);
       w(`Anomalies: ${anomalyText(s.anomalies)}`);
@@ -61,15 +73,16 @@ export function anomalyText(a: Record<string, number>): string {
 /** The exit summary: what was read, what became flows, what was dropped where. */
 export function summaryLines(
   s: ProbeStats,
-  o: { source: string; elapsed: number; flowsOut: number },
+  o: { source: string; elapsed: number; flowsOut: number; lua?: { hooks: HookStats[]; suppressed: number } },
 ): string[] {
   const el = Math.max(o.elapsed, 1e-3);
   const lines = [
     `${s.packets} packets (${si(s.wireBytes, 'B')}) from ${o.source} in ${o.elapsed.toFixed(2)} s: ${si(s.packets / el, 'pkt/s')}, ${si((s.wireBytes * 8) / el, 'bit/s')}`,
-    `flows: ${s.flowsCreated} created, ${o.flowsOut} exported (${s.flowsEvicted} early for lack of room), ${s.flowsActive} still active`,
+    `flows: ${s.flowsCreated} created, ${o.flowsOut} exported (${s.flowsEvicted} early for lack of room${o.lua ? `, ${o.lua.suppressed} suppressed by Lua` : ''}), ${s.flowsActive} still active`,
     `decode: ${s.ipPackets} IP, ${s.nonIp} non-IP, ${s.undecodable} undecodable, ${s.fragments} fragments (${s.reassembled} datagrams reassembled, ${s.fragUnattributed} fragment packets without a flow), ${s.tunneled} tunnelled`,
     `drops: ${s.kernelStatsValid ? `kernel ${s.kernelDrop}, interface ${s.kernelIfDrop}, ` : ''}export queue ${s.queueDrops}`,
     `anomalies: ${anomalyText(s.anomalies)}`,
+    ...(o.lua ? hookLines(o.lua.hooks) : []),
   ];
   return lines;
 }
