@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "capture/engine.h"
+#include "reassembly/tcp_stream.h"
 #include "util/limits.h"
 
 namespace {
@@ -149,6 +150,9 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
     n("fragInFlight", s.frag_in_flight);
     n("fragBytes", s.frag_bytes);
     n("tableBytes", s.table_bytes);
+    n("tcpRetransmissions", s.tcp_retransmissions);
+    n("tcpGaps", s.tcp_gaps);
+    n("tcpGapBytes", s.tcp_gap_bytes);
     n("firstTsUs", s.first_ts_us);
     n("lastTsUs", s.last_ts_us);
     Napi::Object an = Napi::Object::New(env);
@@ -227,8 +231,49 @@ Napi::Value TestDissect(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Test-only: one direction of TCP reassembly.
+// testReassemble([{seq, syn?, fin?, data: Buffer, wire?: number, ack?: number}]) ->
+//   { data: Buffer (bytes delivered in order), gaps: [bytes...], events: [bits per segment] }
+// An element with `ack` and no data stands for the peer acknowledging up to ack.
+Napi::Value TestReassemble(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct Collect final : nprobe::TcpStream::Sink {
+    std::vector<uint8_t> bytes;
+    std::vector<uint64_t> gaps;
+    void data(const uint8_t* p, uint32_t n) override { bytes.insert(bytes.end(), p, p + n); }
+    void gap(uint64_t n) override { gaps.push_back(n); }
+  } sink;
+  nprobe::TcpStream s;
+  Napi::Array segs = info[0].As<Napi::Array>();
+  Napi::Array events = Napi::Array::New(env, segs.Length());
+  for (uint32_t i = 0; i < segs.Length(); i++) {
+    Napi::Object o = segs.Get(i).As<Napi::Object>();
+    uint32_t ev;
+    if (o.Has("ack") && !o.Has("data")) {
+      ev = s.acked(uint32_t(get_u64(o, "ack", 0)), sink);
+    } else {
+      Napi::Buffer<uint8_t> b = o.Get("data").As<Napi::Buffer<uint8_t>>();
+      const uint32_t n = uint32_t(b.Length());
+      ev = s.segment(uint32_t(get_u64(o, "seq", 0)), o.Has("syn") && o.Get("syn").ToBoolean().Value(),
+                     o.Has("fin") && o.Get("fin").ToBoolean().Value(), b.Data(), n,
+                     uint32_t(get_u64(o, "wire", n)), sink);
+    }
+    events.Set(i, Napi::Number::New(env, ev));
+  }
+  if (info.Length() > 1 && info[1].ToBoolean().Value()) s.flush(sink);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("data", Napi::Buffer<uint8_t>::Copy(env, sink.bytes.data(), sink.bytes.size()));
+  Napi::Array gaps = Napi::Array::New(env, sink.gaps.size());
+  for (size_t i = 0; i < sink.gaps.size(); i++) gaps.Set(uint32_t(i), Napi::Number::New(env, double(sink.gaps[i])));
+  out.Set("gaps", gaps);
+  out.Set("events", events);
+  out.Set("waiting", Napi::Number::New(env, s.waiting_bytes()));
+  return out;
+}
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("testDissect", Napi::Function::New(env, TestDissect));
+  exports.Set("testReassemble", Napi::Function::New(env, TestReassemble));
   return NativeProbe::Init(env, exports);
 }
 

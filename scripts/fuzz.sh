@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs one libFuzzer target (ASan + UBSan), seeded from the test captures.
-# Usage: scripts/fuzz.sh <dns|dhcp|radius|sip|gtpc> <seconds>     (npm run fuzz -- dns 600)
+# Usage: scripts/fuzz.sh <dns|dhcp|radius|sip|gtpc|tcp> <seconds>     (npm run fuzz -- dns 600)
 # Work dir: $NPROBE_FUZZ_DIR (default /tmp/nprobe-fuzz/<target>): binary, corpus, crashes.
 # A crash leaves crash-* files there; reproduce with: <work>/fuzzer <crash file>.
 set -euo pipefail
@@ -14,16 +14,21 @@ case $target in
   radius) name=RADIUS; seeds="radius malformed" ;;
   sip) name=SIP; seeds="sip malformed" ;;
   gtpc) name=GTPV1; seeds="gtp" ;;
-  *) echo "fuzz.sh: unknown target $target (dns dhcp radius sip gtpc)" >&2; exit 2 ;;
+  tcp) name=; seeds= ;;
+  *) echo "fuzz.sh: unknown target $target (dns dhcp radius sip gtpc tcp)" >&2; exit 2 ;;
 esac
 command -v clang++ >/dev/null || { echo "fuzz.sh: needs clang (apt-get install -y clang libclang-rt-14-dev)" >&2; exit 2; }
 command -v tshark >/dev/null || { echo "fuzz.sh: needs tshark to extract seeds (apt-get install -y tshark)" >&2; exit 2; }
 mkdir -p "$work/corpus" "$work/crashes"
-srcs=("$root"/native/dissect/*.cc)
-clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -DNPROBE_FUZZ_DISSECTOR="\"$name\"" "$root/native/fuzz/dissect_fuzz.cc" "${srcs[@]}" -o "$work/fuzzer"
+flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
+if [ "$target" = tcp ]; then
+  clang++ "${flags[@]}" "$root/native/fuzz/reasm_fuzz.cc" "$root/native/reassembly/tcp_stream.cc" -o "$work/fuzzer"
+else
+  srcs=("$root"/native/dissect/*.cc)
+  clang++ "${flags[@]}" -DNPROBE_FUZZ_DISSECTOR="\"$name\"" "$root/native/fuzz/dissect_fuzz.cc" "${srcs[@]}" -o "$work/fuzzer"
+fi
 # Seeds: every UDP payload of the captures, one file each, in the harness's framing.
-if [ -z "$(ls -A "$work/corpus")" ]; then
+if [ -n "$seeds" ] && [ -z "$(ls -A "$work/corpus")" ]; then
   for d in $seeds; do
     for f in "$root"/test/pcap/$d/*.pcap*; do
       tshark -n -r "$f" -Y udp -T fields -e udp.payload 2>/dev/null | grep -v '^$' || true

@@ -68,7 +68,19 @@ export interface TestDissectResult {
   anomalies: string[];
 }
 
+export interface TestReassembleResult {
+  data: Buffer;
+  gaps: number[];
+  events: number[];
+  waiting: number;
+}
+
 export interface NativeModule {
+  /** Test-only: one direction of TCP reassembly. */
+  testReassemble(
+    segments: Array<{ seq?: number; syn?: boolean; fin?: boolean; data?: Buffer; wire?: number; ack?: number }>,
+    flush?: boolean,
+  ): TestReassembleResult;
   /** Test-only: one dissector over given payloads (no capture). */
   testDissect(name: string, packets: Array<{ dir: number; data: Buffer; ts?: number; sport?: number; dport?: number }>): TestDissectResult;
   NativeProbe: new (opts: NativeOptions) => NativeProbe;

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "../reassembly/tcp_flow.h"
 #include "../util/hash.h"
 #include "../util/limits.h"
 
@@ -21,6 +22,7 @@ namespace nprobe {
 Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)) {
   if (cfg_.queue_records < 1) cfg_.queue_records = 1;
   signal_batch_ = std::max<size_t>(1, std::min(limits::kSignalBatchRecords, cfg_.queue_records / 2));
+  for (const DissectorInfo* d : dissectors()) have_tcp_dissectors_ |= d->ip_proto == 6 && d->probe_stream;
 }
 
 Engine::~Engine() {
@@ -370,7 +372,142 @@ void Engine::on_packet(Packet& p) {
     }
   }
   table_->touch(idx);
-  if (cfg_.dissect && p.payload_len && !f.l7_done) dissect(table_->at(idx), p, dir);
+  if (!cfg_.dissect) return;
+  if (p.proto == 6) {
+    // TCP goes through the stream reassembler, pure ACKs included (they settle holes).
+    if (f.tcp || (!f.l7_done && (p.payload_wire_len || (p.tcp_flags & tcpflag::SYN)))) tcp_segment(f, p, dir);
+  } else if (p.payload_len && !f.l7_done) {
+    dissect(f, p, dir);
+  }
+}
+
+// Delivers one direction's reassembled bytes (or gaps) to the flow.
+struct StreamSink final : TcpStream::Sink {
+  Engine& e;
+  Flow& f;
+  int dir;
+  const Packet* pkt;
+  StreamSink(Engine& e_, Flow& f_, int d, const Packet* p) : e(e_), f(f_), dir(d), pkt(p) {}
+  void data(const uint8_t* p, uint32_t n) override { e.stream_data(f, dir, p, n, pkt); }
+  void gap(uint64_t n) override { e.stream_gap(f, dir, n); }
+};
+
+void Engine::tcp_segment(Flow& f, const Packet& p, int dir) {
+  if (!f.tcp) {
+    if (!have_tcp_dissectors_) {
+      f.l7_done = 1;
+      return;
+    }
+    f.tcp = new TcpFlowState();
+  }
+  TcpFlowState& t = *f.tcp;
+  const uint64_t before = uint64_t(t.dir[0].waiting_bytes()) + t.dir[1].waiting_bytes();
+  uint32_t ev;
+  {
+    StreamSink sink(*this, f, dir, &p);
+    ev = t.dir[dir].segment(p.tcp_seq, p.tcp_flags & tcpflag::SYN, p.tcp_flags & tcpflag::FIN, p.payload,
+                            p.payload_len, p.payload_wire_len, sink);
+  }
+  if (f.tcp && (p.tcp_flags & tcpflag::ACK)) {
+    StreamSink other(*this, f, 1 - dir, &p);
+    ev |= f.tcp->dir[1 - dir].acked(p.tcp_ack, other);
+  }
+  if (ev & TcpStream::kRetransmission) tcp_retransmissions_.fetch_add(1, std::memory_order_relaxed);
+  if (ev & TcpStream::kOverlap) {
+    anomalies_.add(Anomaly::tcp_overlap);
+    f.anomalies |= anomaly_bit(Anomaly::tcp_overlap);
+  }
+  if (ev & TcpStream::kOooCapHit) {
+    anomalies_.add(Anomaly::tcp_reassembly_cap);
+    f.anomalies |= anomaly_bit(Anomaly::tcp_reassembly_cap);
+  }
+  if (!f.tcp) return;
+  const uint64_t after = uint64_t(f.tcp->dir[0].waiting_bytes()) + f.tcp->dir[1].waiting_bytes();
+  reasm_waiting_ = reasm_waiting_ + after - before;
+  if (reasm_waiting_ > reasm_limits::kMaxWaitingTotal) {
+    // Memory for waiting segments is shared by every flow: this flow's holes become gaps.
+    anomalies_.add(Anomaly::tcp_reassembly_memory_cap);
+    f.anomalies |= anomaly_bit(Anomaly::tcp_reassembly_memory_cap);
+    for (int d = 0; d < 2 && f.tcp; d++) {
+      StreamSink sink(*this, f, d, &p);
+      f.tcp->dir[d].flush(sink);
+    }
+    if (f.tcp) reasm_waiting_ -= after - (uint64_t(f.tcp->dir[0].waiting_bytes()) + f.tcp->dir[1].waiting_bytes());
+    else reasm_waiting_ -= after;
+  }
+  // Nobody wants these bytes any more: free the streams.
+  if (f.tcp && ((f.l7_done && !f.l7) || (f.l7 && f.l7->finished()))) {
+    f.l7_done = 1;
+    release_tcp(f);
+  }
+}
+
+void Engine::release_tcp(Flow& f) {
+  if (!f.tcp) return;
+  reasm_waiting_ -= uint64_t(f.tcp->dir[0].waiting_bytes()) + f.tcp->dir[1].waiting_bytes();
+  delete f.tcp;
+  f.tcp = nullptr;
+}
+
+void Engine::stream_gap(Flow& f, int dir, uint64_t n) {
+  tcp_gaps_.fetch_add(1, std::memory_order_relaxed);
+  tcp_gap_bytes_.fetch_add(n, std::memory_order_relaxed);
+  if (f.l7) {
+    f.l7->on_gap(dir, n);
+  } else if (!f.l7_done) {
+    f.l7_done = 1;  // a hole before the protocol is known: stop guessing
+  }
+}
+
+void Engine::stream_data(Flow& f, int dir, const uint8_t* data, uint32_t n, const Packet* p) {
+  if (f.l7) {
+    if (!f.l7->finished()) f.l7->on_payload(PayloadCtx{p ? p->ts_us : now_us_, dir, data, n, p});
+    return;
+  }
+  if (f.l7_done || !f.tcp) return;
+  TcpFlowState& t = *f.tcp;
+  std::vector<uint8_t>& head = t.head[dir];
+  const uint32_t room = reasm_limits::kProbeBytesPerDir - uint32_t(head.size());
+  const uint32_t take = std::min(room, n);
+  if (take) {
+    head.insert(head.end(), data, data + take);
+    t.chunks.emplace_back(uint8_t(dir), take);
+  }
+  // Ports as the client sees them; a hint only orders the probes.
+  const bool client = dir == 0;
+  const uint16_t cport = p ? (client ? p->sport : p->dport) : 0, sport = p ? (client ? p->dport : p->sport) : 0;
+  const DissectorInfo* found = nullptr;
+  bool undecided = false;
+  for (int pass = 0; pass < 2 && !found; pass++) {
+    for (const DissectorInfo* d : dissectors()) {
+      if (d->ip_proto != 6 || !d->probe_stream || d->port_hint(cport, sport) != (pass == 0)) continue;
+      const int v = d->probe_stream(t.head[0].data(), uint32_t(t.head[0].size()), t.head[1].data(),
+                                    uint32_t(t.head[1].size()), cport, sport);
+      if (v > 0) {
+        found = d;
+        break;
+      }
+      if (v == 0) undecided = true;
+    }
+  }
+  if (!found) {
+    const bool full = t.head[0].size() >= reasm_limits::kProbeBytesPerDir || t.head[1].size() >= reasm_limits::kProbeBytesPerDir;
+    if (!undecided || full) f.l7_done = 1;
+    return;
+  }
+  f.l7 = found->create().release();
+  f.l7_proto = found->l7_proto;
+  // Replay what was kept, in arrival order, then the rest of this chunk.
+  uint32_t pos[2] = {0, 0};
+  for (auto [d, len] : t.chunks) {
+    if (f.l7->finished()) break;
+    f.l7->on_payload(PayloadCtx{p ? p->ts_us : now_us_, d, t.head[d].data() + pos[d], len, p});
+    pos[d] += len;
+  }
+  t.head[0].clear(), t.head[0].shrink_to_fit();
+  t.head[1].clear(), t.head[1].shrink_to_fit();
+  t.chunks.clear(), t.chunks.shrink_to_fit();
+  if (take < n && !f.l7->finished()) f.l7->on_payload(PayloadCtx{p ? p->ts_us : now_us_, dir, data + take, n - take, p});
 }
 
 void Engine::dissect(Flow& f, const Packet& p, int dir) {
@@ -414,6 +551,14 @@ void Engine::export_flow(Flow& f, EndReason why) {
     inet_ntop(af, f.outer_dst.b, b, sizeof b);
     w.str(f.outer_version == 6 ? "OUTER_IPV6_SRC_ADDR" : "OUTER_IPV4_SRC_ADDR", a);
     w.str(f.outer_version == 6 ? "OUTER_IPV6_DST_ADDR" : "OUTER_IPV4_DST_ADDR", b);
+  }
+  if (f.tcp) {
+    // What still waits behind holes goes to the dissector, holes reported as gaps.
+    for (int d = 0; d < 2 && f.tcp; d++) {
+      StreamSink sink(*this, f, d, nullptr);
+      f.tcp->dir[d].flush(sink);
+    }
+    release_tcp(f);
   }
   if (f.l7) {
     FieldWriter w(r.ext);
@@ -534,6 +679,9 @@ EngineStats Engine::stats() const {
   s.last_ts_us = ld(last_ts_);
   for (size_t i = 0; i < kAnomalyCount; i++) s.anomalies[i] = ld(anomalies_.count[i]);
   s.dissector_anomalies = dissector_anomalies_.snapshot();
+  s.tcp_retransmissions = ld(tcp_retransmissions_);
+  s.tcp_gaps = ld(tcp_gaps_);
+  s.tcp_gap_bytes = ld(tcp_gap_bytes_);
   s.running = running_.load();
   s.done = done_.load();
   return s;

@@ -55,6 +55,7 @@ struct EngineStats {
   uint64_t frag_in_flight, frag_bytes, table_bytes;
   uint64_t first_ts_us, last_ts_us;
   uint64_t anomalies[kAnomalyCount];
+  uint64_t tcp_retransmissions, tcp_gaps, tcp_gap_bytes;
   std::vector<std::pair<std::string, uint64_t>> dissector_anomalies;
   bool running, done;
 };
@@ -90,6 +91,11 @@ class Engine final : public PacketSink {
   void signal();  // wakes JS to drain the queue, unless a wake-up is already pending
   void export_flow(Flow& f, EndReason why);
   void dissect(Flow& f, const Packet& p, int dir);
+  void tcp_segment(Flow& f, const Packet& p, int dir);
+  void stream_data(Flow& f, int dir, const uint8_t* data, uint32_t n, const Packet* p);
+  void stream_gap(Flow& f, int dir, uint64_t n);
+  void release_tcp(Flow& f);
+  friend struct StreamSink;
   void tick(uint64_t now_us);
   void refresh_io_stats();
   uint64_t wall_us() const;
@@ -131,6 +137,9 @@ class Engine final : public PacketSink {
       queue_drops_{0}, kernel_recv_{0}, kernel_drop_{0}, kernel_ifdrop_{0}, file_size_{0},
       file_pos_{0}, frag_in_flight_{0}, frag_bytes_{0}, table_bytes_{0}, first_ts_{0}, last_ts_{0};
   std::atomic<bool> kernel_stats_valid_{false};
+  std::atomic<uint64_t> tcp_retransmissions_{0}, tcp_gaps_{0}, tcp_gap_bytes_{0};
+  uint64_t reasm_waiting_ = 0;  // out-of-order bytes held over all flows (capture thread)
+  bool have_tcp_dissectors_ = false;
 };
 
 }  // namespace nprobe

@@ -386,7 +386,7 @@ void Decoder::decode_l4(Packet& p, ByteReader r, uint32_t wire_l4, bool partial)
         return;
       }
       p.tcp_seq = r.be32();
-      r.skip(4);  // ack
+      p.tcp_ack = r.be32();
       uint32_t off = uint32_t(r.u8() >> 4) * 4;
       p.tcp_flags = r.u8();
       if (partial) return;
@@ -395,10 +395,11 @@ void Decoder::decode_l4(Packet& p, ByteReader r, uint32_t wire_l4, bool partial)
         return;
       }
       r.skip(6);  // window, checksum, urgent
+      p.payload_wire_len = wire_l4 - off;
       if (!r.has(off - 20)) return;  // options cut by snaplen: no payload to look at
       r.skip(off - 20);
       p.payload = r.cur();
-      p.payload_len = uint32_t(r.remaining());
+      p.payload_len = uint32_t(std::min<size_t>(r.remaining(), p.payload_wire_len));
       return;
     }
     case 17:    // UDP

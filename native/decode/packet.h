@@ -37,10 +37,12 @@ struct Packet {
   uint16_t sport = 0, dport = 0;
   uint8_t tcp_flags = 0;
   uint32_t tcp_seq = 0;
+  uint32_t tcp_ack = 0;
   uint8_t icmp_type = 0, icmp_code = 0;
   bool has_icmp = false;
   const uint8_t* payload = nullptr;  // transport payload as captured (may be shorter than sent)
   uint32_t payload_len = 0;
+  uint32_t payload_wire_len = 0;     // transport payload length on the wire (TCP)
   uint64_t anomalies = 0;            // anomaly bits seen while decoding this packet
   // tunnel (filled for a packet found inside GTP-U)
   bool tunneled = false;

@@ -71,7 +71,8 @@ struct PayloadCtx {
   int dir;                  // 0: client -> server, 1: server -> client
   const uint8_t* data;      // transport payload as captured
   uint32_t len;
-  const Packet* pkt;        // addresses, ports, VLAN of this packet
+  const Packet* pkt;        // addresses, ports, VLAN of this packet (for TCP: the segment that
+                            // completed this data, which may have been sent earlier)
 };
 
 class Dissector {
@@ -82,6 +83,12 @@ class Dissector {
   virtual void on_export(FieldWriter& w) = 0;
   // The L7 id to export (a dissector may refine it, e.g. DHCP -> DHCPv6).
   virtual uint16_t l7_proto() const = 0;
+  // TCP only: bytes of direction dir the capture does not have (the stream goes on after
+  // them). A text dissector resyncs at the next line or gives up.
+  virtual void on_gap(int dir, uint64_t bytes) { (void)dir, (void)bytes; }
+  // True when the dissector wants no more payload (e.g. after STARTTLS): the probe stops
+  // reassembling the flow's streams.
+  virtual bool finished() const { return false; }
 
   // Anomalies seen on this flow, by name; counted globally as well.
   void anomaly(const char* name);
@@ -100,6 +107,11 @@ struct DissectorInfo {
   // True when the payload (first payload of either direction) is this protocol.
   bool (*probe)(const uint8_t* data, uint32_t len, uint16_t sport, uint16_t dport);
   std::unique_ptr<Dissector> (*create)();
+  // TCP dissectors: decides on the first bytes of both streams (client->server c2s,
+  // server->client s2c, either may be empty): 1 = this protocol, 0 = need more, -1 = no.
+  // (probe above is then unused: it may be a function that returns false.)
+  int (*probe_stream)(const uint8_t* c2s, uint32_t c2s_len, const uint8_t* s2c, uint32_t s2c_len, uint16_t sport,
+                      uint16_t dport) = nullptr;
 };
 
 // The registered dissectors (list.cc), in probe order for flows without a port hint.

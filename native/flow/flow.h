@@ -34,10 +34,12 @@ enum class EndReason : uint8_t {
 inline constexpr uint32_t kNoIndex = UINT32_MAX;
 
 class Dissector;
+struct TcpFlowState;
 
 struct Flow {
   FlowKey key;
   Dissector* l7;           // owned; deleted when the flow is exported
+  TcpFlowState* tcp;       // owned; TCP streams while a dissector may want them
   uint64_t hash;
   uint64_t flow_id;
   uint64_t first_us, last_us;

@@ -41,7 +41,10 @@ namespace nprobe {
   X(frag_orphaned)                /* fragments given up without their first fragment */         \
   X(gtp_truncated)                /* GTP-U header or extension cut short */                     \
   X(gtp_bad_inner_packet)         /* T-PDU payload is not an IPv4/IPv6 packet */                \
-  X(capture_ts_backwards)         /* packet timestamp earlier than the previous one */
+  X(capture_ts_backwards)         /* packet timestamp earlier than the previous one */         \
+  X(tcp_reassembly_cap)           /* a stream's out-of-order cap hit: the hole became a gap */  \
+  X(tcp_reassembly_memory_cap)    /* all flows' waiting bytes hit kMaxWaitingTotal */           \
+  X(tcp_overlap)                  /* a segment overlapped data already held (first kept) */
 
 enum class Anomaly : uint8_t {
 #define NPROBE_ANOMALY_ENUM(name) name,
