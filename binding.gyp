@@ -15,7 +15,12 @@
         "native/dissect/dhcp.cc",
         "native/dissect/radius.cc",
         "native/dissect/sip.cc",
-        "native/dissect/gtpc.cc"
+        "native/dissect/gtpc.cc",
+        "native/dissect/http.cc",
+        "native/dissect/smtp.cc",
+        "native/dissect/imap.cc",
+        "native/dissect/pop.cc",
+        "native/dissect/ftp.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "libraries": ["-lpcap"],

@@ -8,14 +8,20 @@ target=${1:?usage: fuzz.sh <dns|dhcp|radius|sip|gtpc> <seconds>}
 secs=${2:-600}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${NPROBE_FUZZ_DIR:-/tmp/nprobe-fuzz}/$target
+l4=udp
 case $target in
   dns) name=DNS; seeds="dns malformed" ;;
   dhcp) name=DHCP; seeds="dhcp malformed" ;;
   radius) name=RADIUS; seeds="radius malformed" ;;
   sip) name=SIP; seeds="sip malformed" ;;
   gtpc) name=GTPV1; seeds="gtp" ;;
+  http) name=HTTP; seeds="http mixed"; l4=tcp ;;
+  smtp) name=SMTP; seeds="smtp"; l4=tcp ;;
+  imap) name=IMAP; seeds="imap"; l4=tcp ;;
+  pop) name=POP; seeds="pop"; l4=tcp ;;
+  ftp) name=FTP; seeds="ftp"; l4=tcp ;;
   tcp) name=; seeds= ;;
-  *) echo "fuzz.sh: unknown target $target (dns dhcp radius sip gtpc tcp)" >&2; exit 2 ;;
+  *) echo "fuzz.sh: unknown target $target (dns dhcp radius sip gtpc http smtp imap pop ftp tcp)" >&2; exit 2 ;;
 esac
 command -v clang++ >/dev/null || { echo "fuzz.sh: needs clang (apt-get install -y clang libclang-rt-14-dev)" >&2; exit 2; }
 command -v tshark >/dev/null || { echo "fuzz.sh: needs tshark to extract seeds (apt-get install -y tshark)" >&2; exit 2; }
@@ -27,18 +33,22 @@ else
   srcs=("$root"/native/dissect/*.cc)
   clang++ "${flags[@]}" -DNPROBE_FUZZ_DISSECTOR="\"$name\"" "$root/native/fuzz/dissect_fuzz.cc" "${srcs[@]}" -o "$work/fuzzer"
 fi
-# Seeds: every UDP payload of the captures, one file each, in the harness's framing.
+# Seeds: every UDP payload (TCP segment payload for TCP targets, direction guessed from the
+# lower port being the server's) of the captures, one file each, in the harness's framing.
 if [ -n "$seeds" ] && [ -z "$(ls -A "$work/corpus")" ]; then
   for d in $seeds; do
     for f in "$root"/test/pcap/$d/*.pcap*; do
-      tshark -n -r "$f" -Y udp -T fields -e udp.payload 2>/dev/null | grep -v '^$' || true
+      tshark -n -r "$f" -Y "$l4.payload" -T fields -e $l4.srcport -e $l4.dstport -e $l4.payload 2>/dev/null || true
     done
   done | awk 'length($0) > 0' | head -5000 | python3 -c '
 import sys, hashlib, os
 out = sys.argv[1]
 for line in sys.stdin:
-    b = bytes.fromhex(line.strip().replace(":", ""))
-    rec = bytes([0]) + len(b).to_bytes(2, "little") + b
+    parts = line.split()
+    if len(parts) != 3: continue
+    sp, dp, hexdata = int(parts[0]), int(parts[1]), parts[2]
+    b = bytes.fromhex(hexdata.replace(":", ""))[:65535]
+    rec = bytes([1 if sp < dp else 0]) + len(b).to_bytes(2, "little") + b
     open(os.path.join(out, hashlib.sha1(rec).hexdigest()), "wb").write(rec)
 ' "$work/corpus"
 fi

@@ -9,10 +9,16 @@ extern const DissectorInfo kDhcpInfo;
 extern const DissectorInfo kRadiusInfo;
 extern const DissectorInfo kSipInfo;
 extern const DissectorInfo kGtpcInfo;
+extern const DissectorInfo kHttpInfo;
+extern const DissectorInfo kSmtpInfo;
+extern const DissectorInfo kImapInfo;
+extern const DissectorInfo kPopInfo;
+extern const DissectorInfo kFtpInfo;
 
 const std::vector<const DissectorInfo*>& dissectors() {
   static const std::vector<const DissectorInfo*> list = {
       &kDhcpInfo, &kRadiusInfo, &kGtpcInfo, &kSipInfo, &kDnsInfo,
+      &kHttpInfo, &kSmtpInfo, &kImapInfo, &kPopInfo, &kFtpInfo,
   };
   return list;
 }
