@@ -167,14 +167,11 @@ export function flowDst(f: ProbeFlow): Endpoint {
 }
 
 /**
- * True for a flow carried inside a GTP-U tunnel. The CLI contract only says such records
- * have "extra tunnel fields"; any non-zero/non-empty field whose name mentions a tunnel,
- * a TEID or the outer flow marks the record as tunnelled.
+ * True for a flow carried inside a GTP-U tunnel: such a record names its tunnel's flow in
+ * OUTER_FLOW_ID (GTP-C records carry TEID fields of their own, so names alone don't tell).
  */
 export function isTunnelled(f: ProbeFlow): boolean {
-  return Object.entries(f).some(
-    ([k, v]) => /TUNNEL|TEID|OUTER_FLOW/i.test(k) && v !== 0 && v !== '' && v !== null && v !== undefined && v !== false,
-  );
+  return typeof f.OUTER_FLOW_ID === 'number' && f.OUTER_FLOW_ID > 0;
 }
 
 /** Stack trace or uncaught exception text in stderr (what the probe must never print). */
