@@ -36,6 +36,8 @@ interface Args {
   'lua-timeout-ms': number;
   'lua-memory-mb': number;
   'lua-sandbox': boolean;
+  'as-list'?: string;    // DNS client enrichment (src/geo.ts)
+  'city-list'?: string;
 }
 
 // yargs reads a lone "-" as a positional; join it to its option ("--json-out=-", "-i=-").
@@ -71,6 +73,9 @@ function parseArgs(argv: string[]): Args {
     .option('lua-timeout-ms', { type: 'number', default: 100, describe: 'Time budget of one hook call; longer calls are stopped and counted' })
     .option('lua-memory-mb', { type: 'number', default: 256, describe: 'Memory cap of the Lua state' })
     .option('lua-sandbox', { type: 'boolean', default: false, describe: 'Remove io, os.execute and file loading from the script (untrusted scripts)' })
+    // nProbe's options; used for the DNS client fields (src/geo.ts).
+    .option('as-list', { type: 'string', describe: 'MaxMind ASN database (.mmdb): AS of DNS clients' })
+    .option('city-list', { type: 'string', describe: 'MaxMind City database (.mmdb): country and city of DNS clients' })
     .option('stats-interval', { type: 'number', default: 5, describe: 'Seconds between -b stats reports' })
     .help('help')
     .alias('help', 'h')
@@ -94,7 +99,7 @@ function parseArgs(argv: string[]): Args {
   num('stats-interval', a['stats-interval'], 1, 3600);
   num('lua-timeout-ms', a['lua-timeout-ms'], 1, 600000);
   num('lua-memory-mb', a['lua-memory-mb'], 8, 65536);
-  for (const k of ['interface', 'bpf-filter', 'collector', 'json-out', 'lua'] as const) {
+  for (const k of ['interface', 'bpf-filter', 'collector', 'json-out', 'lua', 'as-list', 'city-list'] as const) {
     if (Array.isArray(a[k])) throw new UsageError(`--${k} given more than once`);
   }
   if (a.collector !== undefined && a.collector.toLowerCase() !== 'none') {
@@ -127,6 +132,8 @@ async function main(argv: string[]): Promise<number> {
       maxFlows: args['max-num-flows'],
       originalSpeed: args['original-speed'],
       dissect: args.dpi,
+      asList: args['as-list'],
+      cityList: args['city-list'],
     });
     probe.open();
   } catch (e) {

@@ -1,6 +1,7 @@
 // The library API the CLI is built on: a Probe captures from an interface or a capture file
 // in the native core and hands finished flows to JS in batches, with back-pressure.
 import * as fs from 'fs';
+import { GeoDb } from './geo';
 import { loadNative, NativeProbe, NativeStats } from './native';
 import { decodeBatch, FlowRecord } from './record';
 
@@ -27,6 +28,10 @@ export interface ProbeOptions {
   dissect?: boolean;
   /** Records pulled per batch (default 1024). */
   batchSize?: number;
+  /** DNS client enrichment (src/geo.ts): MaxMind ASN database (nProbe --as-list). */
+  asList?: string;
+  /** DNS client enrichment (src/geo.ts): MaxMind City database (nProbe --city-list). */
+  cityList?: string;
 }
 
 export type ProbeStats = NativeStats;
@@ -74,6 +79,7 @@ export class Probe {
   private startedAt = 0;
   private endedAt = 0;
   private delivered = 0;
+  private geo: GeoDb | null = null;  // DNS client AS/country/city, when databases are given
 
   constructor(readonly options: ProbeOptions) {
     const mod = loadNative();
@@ -106,6 +112,7 @@ export class Probe {
   /** Opens the interface or file and compiles the filter. Throws ProbeError. */
   open(): void {
     try {
+      this.geo = GeoDb.open({ asList: this.options.asList, cityList: this.options.cityList });
       this.native.open();
     } catch (e) {
       throw new ProbeError(e instanceof Error ? e.message : String(e));
@@ -218,6 +225,7 @@ export class Probe {
         const buf = this.native.readBatch(this.batchSize);
         if (buf) {
           const flows = decodeBatch(buf, this.anomalyNames);
+          if (this.geo) for (const f of flows) this.geo.enrich(f);  // DNS client fields
           this.delivered += flows.length;
           const r = this.sink!(flows);
           if (r) await r;

@@ -1,17 +1,641 @@
-// SKELETON (to be replaced by the DNS dissector): registers the name so the framework builds.
+// DNS dissector (UDP) and the DNS message parser of dns.h. Follows RFC 1035 §4 (message
+// format, §4.1.4 compression), RFC 3596 (AAAA), RFC 2782 (SRV), RFC 6891 (EDNS OPT, ignored
+// here), RFC 3597 (unknown types as "\# len hex"), RFC 6762 (mDNS class bit), RFC 1002
+// (NetBIOS-NS, rejected by the probe).
+//
+// Fields (nProbe's element names) describe the flow's first transaction: DNS_QUERY,
+// DNS_QUERY_ID, DNS_QUERY_TYPE, DNS_RET_CODE, DNS_NUM_ANSWERS (the header's ANCOUNT),
+// DNS_TTL_ANSWER (TTL of the first A/AAAA answer, else of the first answer), DNS_RESPONSE
+// (the answer section as text, "A 1.2.3.4,CNAME x.example"); DNS_CLIENT is the address that
+// sent the queries. Every transaction (a query and its response, matched by id and question)
+// goes into DNS_TRANSACTIONS, at most dissect_limits::kMaxTransactions per flow.
+//
+// Caps: pointers followed per name (kMaxPointerHops), names decoded per message
+// (kMaxNamesPerMessage), answer text per message (kMaxResponseText), transactions per flow
+// (kMaxTransactions) and text kept per flow (kMaxFlowTextBytes); each has a named anomaly.
+// Only UDP now; parse_message() takes one message, so DNS over TCP will reuse it as it is.
+#include "dns.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include "../util/byte_reader.h"
 #include "dissector.h"
 
 namespace nprobe {
+namespace dns {
+
+void Anomalies::add(const char* name) {
+  if (has(name) || n == kMax) return;
+  names[n++] = name;
+}
+
+bool Anomalies::has(const char* name) const {
+  for (int i = 0; i < n; i++)
+    if (names[i] == name || std::strcmp(names[i], name) == 0) return true;
+  return false;
+}
+
+bool same_name(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); i++) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = char(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = char(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
 namespace {
+
+// One label byte in presentation form (RFC 1035 §5.1): "." and "\" escaped, anything outside
+// printable ASCII as \DDD, so a name is always one unambiguous line of text.
+void append_label_byte(std::string& out, uint8_t c) {
+  if (c == '.' || c == '\\') {
+    out += '\\';
+    out += char(c);
+  } else if (c < 0x21 || c > 0x7E) {
+    out += '\\';
+    out += char('0' + c / 100);
+    out += char('0' + c / 10 % 10);
+    out += char('0' + c % 10);
+  } else {
+    out += char(c);
+  }
+}
+
+struct NameCtx {
+  const uint8_t* msg;
+  size_t len;
+  Anomalies* an;
+  int* names_decoded;
+};
+
+// What reading a name gave.
+enum class Name {
+  kOk,       // read (and, when asked, decoded)
+  kInvalid,  // unusable (anomaly named) but its in-place bytes are known: parsing goes on
+  kBroken,   // its in-place bytes have no known end: the rest of the message is lost
+};
+
+// Reads the name at r. With out == nullptr the name is only walked in place (labels up to
+// the terminating zero or the first pointer), which is all a skipped record needs. With out,
+// pointers are followed and the text is built. r always ends just past the name's in-place
+// bytes, unless the result is kBroken.
+Name read_name(const NameCtx& c, ByteReader& r, std::string* out) {
+  if (out) {
+    // Only names inside answer RDATA can reach the cap (the question's is the first).
+    if (*c.names_decoded >= kMaxNamesPerMessage) {
+      c.an->add("dns_names_cap");
+      return Name::kBroken;  // RDATA is bounded by RDLENGTH: the record is left out, no more
+    }
+    ++*c.names_decoded;
+    out->clear();
+  }
+  ByteReader* p = &r;  // becomes a jump reader after the first pointer; r is then done
+  ByteReader jumped;
+  size_t targets[kMaxPointerHops];
+  int hops = 0;
+  size_t wire = 1;  // the terminating zero
+  bool invalid = false;
+  // Past the first pointer, r already stands after the name: a failure there leaves the
+  // message in step. In place, only a name that is merely too long can be walked to its end.
+  const auto fail = [&](const char* anomaly) {
+    c.an->add(anomaly);
+    return p == &r ? Name::kBroken : Name::kInvalid;
+  };
+  for (;;) {
+    if (!p->has(1)) return fail("dns_truncated_name");
+    const uint8_t l = p->u8();
+    if (l == 0) return invalid ? Name::kInvalid : Name::kOk;
+    const uint8_t kind = l & 0xC0;
+    if (kind == 0xC0) {
+      if (!p->has(1)) return fail("dns_truncated_name");
+      const size_t target = size_t(l & 0x3F) << 8 | p->u8();
+      const bool in_place = p == &r;
+      if (target >= c.len) {
+        c.an->add("dns_bad_pointer");
+        return Name::kInvalid;  // both pointer bytes were read: r is past the name
+      }
+      if (!out || invalid) return in_place && !invalid ? Name::kOk : Name::kInvalid;
+      // A target seen before in this name means the pointers go round in a circle
+      // (tcpdump's dns-zlip capture); a long non-circular chain is cut by the hop cap.
+      for (int i = 0; i < hops; i++) {
+        if (targets[i] == target) {
+          c.an->add("dns_compression_loop");
+          return Name::kInvalid;
+        }
+      }
+      if (hops == kMaxPointerHops) {
+        c.an->add("dns_compression_hops_cap");
+        return Name::kInvalid;
+      }
+      targets[hops++] = target;
+      jumped = ByteReader(c.msg, c.len);
+      jumped.skip(target);
+      p = &jumped;
+      continue;
+    }
+    if (kind != 0) {
+      // 0x40 (RFC 2673 binary labels, deprecated by RFC 6891) and 0x80 (reserved).
+      return fail("dns_bad_label_type");
+    }
+    if (!p->has(l)) return fail("dns_truncated_name");
+    wire += 1 + l;
+    if (wire > kMaxNameWireLen && !invalid) {
+      c.an->add("dns_name_too_long");
+      if (p != &r) return Name::kInvalid;
+      invalid = true;  // walk on to the end of its in-place bytes, building no text
+    }
+    if (out && !invalid) {
+      if (!out->empty()) *out += '.';
+      const uint8_t* b = p->cur();
+      for (size_t i = 0; i < l; i++) append_label_byte(*out, b[i]);
+    }
+    p->skip(l);
+  }
+}
+
+const char* type_name(uint16_t t) {
+  switch (t) {
+    case 1: return "A";
+    case 2: return "NS";
+    case 5: return "CNAME";
+    case 6: return "SOA";
+    case 12: return "PTR";
+    case 13: return "HINFO";
+    case 15: return "MX";
+    case 16: return "TXT";
+    case 28: return "AAAA";
+    case 29: return "LOC";
+    case 33: return "SRV";
+    case 35: return "NAPTR";
+    case 39: return "DNAME";
+    case 41: return "OPT";
+    case 43: return "DS";
+    case 46: return "RRSIG";
+    case 47: return "NSEC";
+    case 48: return "DNSKEY";
+    case 50: return "NSEC3";
+    case 52: return "TLSA";
+    case 64: return "SVCB";
+    case 65: return "HTTPS";
+    case 99: return "SPF";
+    case 257: return "CAA";
+    default: return nullptr;
+  }
+}
+
+void append_u(std::string& out, uint64_t v) { out += std::to_string(v); }
+
+// A <character-string> (RFC 1035 §3.3) in quotes, with '"' and '\' escaped and anything
+// outside printable ASCII as \DDD.
+bool append_char_string(std::string& out, ByteReader& rd) {
+  const uint8_t n = rd.u8();
+  if (!rd.has(n)) return false;
+  out += '"';
+  const uint8_t* b = rd.cur();
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t ch = b[i];
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += char(ch);
+    } else if (ch < 0x20 || ch > 0x7E) {
+      append_label_byte(out, ch);
+    } else {
+      out += char(ch);
+    }
+  }
+  out += '"';
+  rd.skip(n);
+  return rd.ok();
+}
+
+// Appends one answer's RDATA in presentation form after "TYPE ". rdata is a reader over
+// exactly the record's RDLENGTH bytes; names inside may point anywhere earlier in the
+// message. Returns false when the RDATA does not fit its type (the caller names it).
+bool append_rdata(const NameCtx& c, uint16_t type, ByteReader rd, std::string& out) {
+  std::string name;
+  switch (type) {
+    case 1: {  // A
+      if (rd.size() != 4) return false;
+      char b[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, rd.cur(), b, sizeof b);
+      out += b;
+      return true;
+    }
+    case 28: {  // AAAA: RFC 5952 text
+      if (rd.size() != 16) return false;
+      char b[INET6_ADDRSTRLEN];
+      inet_ntop(AF_INET6, rd.cur(), b, sizeof b);
+      out += b;
+      return true;
+    }
+    case 2:    // NS
+    case 5:    // CNAME
+    case 12:   // PTR
+    case 39:   // DNAME
+      if (read_name(c, rd, &name) != Name::kOk || rd.remaining() != 0) return false;
+      out += name;
+      return true;
+    case 15: {  // MX: preference, exchange
+      const uint16_t pref = rd.be16();
+      if (!rd.ok() || read_name(c, rd, &name) != Name::kOk || rd.remaining() != 0) return false;
+      append_u(out, pref);
+      out += ' ';
+      out += name;
+      return true;
+    }
+    case 33: {  // SRV: priority, weight, port, target
+      const uint16_t prio = rd.be16(), weight = rd.be16(), port = rd.be16();
+      if (!rd.ok() || read_name(c, rd, &name) != Name::kOk || rd.remaining() != 0) return false;
+      append_u(out, prio);
+      out += ' ';
+      append_u(out, weight);
+      out += ' ';
+      append_u(out, port);
+      out += ' ';
+      out += name;
+      return true;
+    }
+    case 6: {  // SOA: mname rname serial refresh retry expire minimum
+      std::string rname;
+      if (read_name(c, rd, &name) != Name::kOk || read_name(c, rd, &rname) != Name::kOk) return false;
+      uint32_t v[5];
+      for (auto& x : v) x = rd.be32();
+      if (!rd.ok() || rd.remaining() != 0) return false;
+      out += name;
+      out += ' ';
+      out += rname;
+      for (uint32_t x : v) {
+        out += ' ';
+        append_u(out, x);
+      }
+      return true;
+    }
+    case 16:   // TXT, SPF: one or more character-strings
+    case 99: {
+      if (rd.size() == 0) return false;
+      bool first = true;
+      while (rd.remaining() > 0) {
+        if (out.size() > kMaxResponseText) break;  // the rest would be cut anyway
+        if (!first) out += ' ';
+        first = false;
+        if (!append_char_string(out, rd)) return false;
+      }
+      return true;
+    }
+    default: {  // RFC 3597 generic form, at most 32 bytes shown
+      static const char* hex = "0123456789abcdef";
+      out += "\\# ";
+      append_u(out, rd.size());
+      if (rd.size()) out += ' ';
+      const size_t n = rd.size() < 32 ? rd.size() : 32;
+      const uint8_t* b = rd.cur();
+      for (size_t i = 0; i < n; i++) {
+        out += hex[b[i] >> 4];
+        out += hex[b[i] & 15];
+      }
+      if (n < rd.size()) out += "...";
+      return true;
+    }
+  }
+}
+
+}  // namespace
+
+// NetBIOS-NS (RFC 1002) shares DNS's wire format but is another protocol (nDPI's NETBIOS).
+// Its first name (the question, or the first record's owner when there is none) is one
+// 32-byte label in the first-level encoding, letters 'A'..'P'. On its own port 137 a 32-byte
+// first label is enough (damaged NetBIOS names are still NetBIOS, not DNS).
+bool netbios_shaped(const uint8_t* data, size_t len, bool port137) {
+  ByteReader r(data, len);
+  r.skip(kHeaderLen);
+  if (r.u8() != 32 || !r.has(32)) return false;
+  if (port137) return true;
+  for (size_t i = 0; i < 32; i++)
+    if (r.cur()[i] < 'A' || r.cur()[i] > 'P') return false;
+  return true;
+}
+
+bool parse_message(const uint8_t* data, size_t len, Message& m, Anomalies& an) {
+  ByteReader r(data, len);
+  if (len < kHeaderLen) {
+    an.add("dns_truncated_header");
+    return false;
+  }
+  m.id = r.be16();
+  const uint16_t flags = r.be16();
+  m.qr = flags & 0x8000;
+  m.opcode = uint8_t(flags >> 11 & 0xF);
+  m.aa = flags & 0x0400;
+  m.tc = flags & 0x0200;
+  m.rd = flags & 0x0100;
+  m.ra = flags & 0x0080;
+  m.z = flags & 0x0040;
+  m.rcode = uint8_t(flags & 0xF);
+  m.qdcount = r.be16();
+  m.ancount = r.be16();
+  m.nscount = r.be16();
+  m.arcount = r.be16();
+  m.header_ok = true;
+
+  const NameCtx c{data, len, &an, &m.names_decoded};
+  // Questions: the first is decoded (DNS_QUERY), the others only walked. Each walk consumes
+  // at least 5 bytes, so an absurd QDCOUNT ends at the end of the message.
+  for (uint32_t i = 0; i < m.qdcount; i++) {
+    std::string name;
+    const Name nr = read_name(c, r, i == 0 ? &name : nullptr);
+    if (nr == Name::kBroken) return true;
+    if (!r.has(4)) {
+      an.add("dns_truncated_question");
+      return true;
+    }
+    const uint16_t qtype = r.be16(), qclass = r.be16();
+    if (i == 0 && nr == Name::kOk) {
+      m.qname = std::move(name);
+      m.qtype = qtype;
+      m.qclass = qclass;
+      m.has_question = true;
+    }
+  }
+  m.questions_done = true;
+
+  // Records: answers are rendered, authority and additional only walked.
+  uint32_t first_any_ttl = 0;
+  bool have_any_ttl = false, have_addr_ttl = false;
+  const uint32_t total = uint32_t(m.ancount) + m.nscount + m.arcount;
+  bool cut_short = false;  // the records end early: what was read is still kept
+  for (uint32_t i = 0; i < total; i++) {
+    const bool answer = i < m.ancount;
+    if (read_name(c, r, nullptr) == Name::kBroken) {
+      cut_short = true;
+      break;
+    }
+    if (!r.has(10)) {
+      an.add("dns_truncated_rr");
+      cut_short = true;
+      break;
+    }
+    const uint16_t type = r.be16();
+    r.skip(2);  // class
+    const uint32_t ttl = r.be32();
+    const uint16_t rdlen = r.be16();
+    if (!r.has(rdlen)) {
+      an.add("dns_truncated_rr");
+      cut_short = true;
+      break;
+    }
+    ByteReader rd = r.sub(rdlen);
+    if (!answer) continue;
+    m.answers_parsed++;
+    if (!have_any_ttl) {
+      first_any_ttl = ttl;
+      have_any_ttl = true;
+    }
+    if (!have_addr_ttl && (type == 1 || type == 28)) {
+      m.ttl = ttl;
+      have_addr_ttl = true;
+    }
+    if (m.response.size() >= kMaxResponseText) continue;
+    const size_t mark = m.response.size();
+    if (!m.response.empty()) m.response += ',';
+    if (const char* tn = type_name(type)) {
+      m.response += tn;
+    } else {
+      m.response += "TYPE";
+      append_u(m.response, type);
+    }
+    m.response += ' ';
+    // A name cut by RDLENGTH is bad RDATA, not a truncated message: RDLENGTH keeps the parser
+    // in step, so only this record's text is dropped.
+    Anomalies rdata_an;
+    const NameCtx rc{data, len, &rdata_an, &m.names_decoded};
+    if (!append_rdata(rc, type, rd, m.response)) {
+      // A compression problem or the names cap is named as such; anything else (a wrong
+      // length for the type, a name running past RDLENGTH) is bad RDATA.
+      bool named = false;
+      for (int k = 0; k < rdata_an.n; k++) {
+        if (std::strcmp(rdata_an.names[k], "dns_truncated_name") == 0) continue;
+        an.add(rdata_an.names[k]);
+        named = true;
+      }
+      if (!named) an.add("dns_bad_rdata");
+      m.response.resize(mark);
+    }
+  }
+  // One record may have pushed the text past the limit (a 64 KiB TXT): keep the bound. The
+  // text is ASCII (names and strings are escaped), so a byte cut splits no character.
+  if (m.response.size() > kMaxResponseText) m.response.resize(kMaxResponseText);
+  if (have_any_ttl && !have_addr_ttl) m.ttl = first_any_ttl;
+  m.has_ttl = have_any_ttl;
+  m.complete = !cut_short;
+  return true;
+}
+
+bool looks_like_dns(const uint8_t* data, size_t len, bool port137) {
+  Message m;
+  Anomalies an;
+  if (!parse_message(data, len, m, an)) return false;
+  if (netbios_shaped(data, len, port137)) return false;
+  // RFC 1035 keeps Z zero; opcodes in use: QUERY, STATUS, NOTIFY (RFC 1996), UPDATE (RFC 2136).
+  if (m.z) return false;
+  if (m.opcode != 0 && m.opcode != 2 && m.opcode != 4 && m.opcode != 5) return false;
+  if (!m.qr) {
+    // A query asks something and carries no error code.
+    if (m.rcode != 0 || m.qdcount == 0) return false;
+  } else if (uint32_t(m.qdcount) + m.ancount + m.nscount + m.arcount == 0) {
+    // A bare 12-byte "response" says nothing; too easy to match by accident.
+    return false;
+  }
+  if (m.qdcount > 0) {
+    if (!m.has_question) return false;
+    // Classes in use (the top bit is mDNS's unicast-response / cache-flush bit, RFC 6762).
+    const uint16_t cls = m.qclass & 0x7FFF;
+    if (cls != 1 && cls != 3 && cls != 4 && cls != 254 && cls != 255) return false;
+  }
+  // Invalid values anywhere reject; a message cut short by the capture after its question
+  // section is still DNS.
+  for (int i = 0; i < an.n; i++) {
+    if (std::strncmp(an.names[i], "dns_truncated_", 14) != 0) return false;
+    if (!m.questions_done) return false;
+  }
+  return true;
+}
+
+}  // namespace dns
+
+namespace {
+
+constexpr size_t kMaxTransactions = dissect_limits::kMaxTransactions;
+// All query and answer text kept by one flow (names and DNS_RESPONSE of every transaction):
+// with 64 transactions of up to 2 KiB each a flow could hold 128 KiB; this keeps it at 32.
+constexpr size_t kMaxFlowTextBytes = 32 * 1024;
+
+struct Transaction {
+  uint16_t id = 0;
+  bool has_question = false;
+  std::string qname;
+  uint16_t qtype = 0;
+  bool has_query = false;     // the query itself was seen
+  bool has_response = false;
+  uint8_t rcode = 0;
+  uint16_t num_answers = 0;
+  uint32_t ttl = 0;
+  std::string response;
+};
+
 class DnsDissector final : public Dissector {
  public:
-  void on_payload(const PayloadCtx&) override {}
-  void on_export(FieldWriter&) override {}
+  void on_payload(const PayloadCtx& c) override {
+    dns::Message m;
+    dns::Anomalies an;
+    const bool ok = dns::parse_message(c.data, c.len, m, an);
+    for (int i = 0; i < an.n; i++) anomaly(an.names[i]);
+    if (!ok) return;
+    if (client_.empty() && c.pkt) set_client(*c.pkt, m.qr);
+    if (m.qr)
+      on_response(m);
+    else
+      on_query(m);
+  }
+
+  void on_export(FieldWriter& w) override {
+    if (!client_.empty()) {
+      w.str("DNS_CLIENT", client_);
+      // Filled in at export from --as-list / --city-list (src/geo.ts); these are the values
+      // without databases, written here so the keys keep their place next to DNS_CLIENT.
+      w.num("DNS_CLIENT_AS", 0);
+      w.str("DNS_CLIENT_COUNTRY", "");
+      w.str("DNS_CLIENT_CITY", "");
+    }
+    if (txns_.empty()) return;
+    const Transaction& t = txns_.front();
+    if (t.has_question) w.str("DNS_QUERY", t.qname);
+    w.num("DNS_QUERY_ID", t.id);
+    if (t.has_question) w.num("DNS_QUERY_TYPE", t.qtype);
+    if (t.has_response) {
+      w.num("DNS_RET_CODE", t.rcode);
+      w.num("DNS_NUM_ANSWERS", t.num_answers);
+      w.num("DNS_TTL_ANSWER", t.ttl);
+      w.str("DNS_RESPONSE", t.response);
+    }
+    JsonWriter j;
+    j.begin_array();
+    for (const Transaction& x : txns_) {
+      j.begin_object();
+      if (x.has_question) j.kv("DNS_QUERY", cut(x.qname));
+      j.kv("DNS_QUERY_ID", uint64_t(x.id));
+      if (x.has_question) j.kv("DNS_QUERY_TYPE", uint64_t(x.qtype));
+      if (x.has_response) {
+        j.kv("DNS_RET_CODE", uint64_t(x.rcode));
+        j.kv("DNS_NUM_ANSWERS", uint64_t(x.num_answers));
+        j.kv("DNS_TTL_ANSWER", uint64_t(x.ttl));
+        j.kv("DNS_RESPONSE", cut(x.response));
+      }
+      j.end_object();
+    }
+    j.end_array();
+    w.json("DNS_TRANSACTIONS", j.str());
+  }
+
   uint16_t l7_proto() const override { return l7::kDns; }
+
+ private:
+  // The text is escaped ASCII (names, \DDD), so a byte cut never splits a character.
+  static std::string_view cut(const std::string& s) {
+    return std::string_view(s).substr(0, dissect_limits::kMaxFieldBytes);
+  }
+
+  // The DNS client is whoever asks: the sender of a query, the receiver of a response.
+  void set_client(const Packet& p, bool response) {
+    const IpAddr& a = response ? p.dst : p.src;
+    char b[INET6_ADDRSTRLEN];
+    if (p.ip_version == 4 && inet_ntop(AF_INET, a.b, b, sizeof b)) client_ = b;
+    if (p.ip_version == 6 && inet_ntop(AF_INET6, a.b, b, sizeof b)) client_ = b;
+  }
+
+  bool same_question(const Transaction& t, const dns::Message& m) const {
+    return t.has_question && m.has_question && t.qtype == m.qtype && dns::same_name(t.qname, m.qname);
+  }
+
+  Transaction* add() {
+    if (txns_.size() >= kMaxTransactions) {
+      if (!cap_hit_) anomaly("dns_transactions_cap");
+      cap_hit_ = true;
+      return nullptr;
+    }
+    if (text_bytes_ >= kMaxFlowTextBytes) {
+      if (!text_cap_hit_) anomaly("dns_flow_text_cap");
+      text_cap_hit_ = true;
+      return nullptr;
+    }
+    txns_.emplace_back();
+    return &txns_.back();
+  }
+
+  void on_query(const dns::Message& m) {
+    // A retransmission (same id and question, still unanswered) is the same transaction.
+    for (const Transaction& t : txns_)
+      if (t.has_query && !t.has_response && t.id == m.id && same_question(t, m)) return;
+    Transaction* t = add();
+    if (!t) return;
+    t->id = m.id;
+    t->has_query = true;
+    take_question(*t, m);
+  }
+
+  void on_response(const dns::Message& m) {
+    Transaction* t = nullptr;
+    for (Transaction& x : txns_) {
+      // Match the oldest open query with this id and question; a response that repeats no
+      // question (QDCOUNT 0, or cut short) matches by id alone.
+      if (x.has_query && !x.has_response && x.id == m.id && (!m.has_question || same_question(x, m))) {
+        t = &x;
+        break;
+      }
+    }
+    if (!t) {
+      t = add();  // the query was not seen (or this repeats an answered one)
+      if (!t) return;
+      t->id = m.id;
+      take_question(*t, m);
+    }
+    t->has_response = true;
+    t->rcode = m.rcode;
+    t->num_answers = m.ancount;
+    t->ttl = m.ttl;
+    t->response = m.response;
+    text_bytes_ += t->response.size();
+  }
+
+  void take_question(Transaction& t, const dns::Message& m) {
+    if (!m.has_question) return;
+    t.has_question = true;
+    t.qname = m.qname;
+    t.qtype = m.qtype;
+    text_bytes_ += t.qname.size();
+  }
+
+  std::vector<Transaction> txns_;
+  std::string client_;
+  size_t text_bytes_ = 0;
+  bool cap_hit_ = false;
+  bool text_cap_hit_ = false;
 };
-bool hint(uint16_t s, uint16_t d) { return s == 53 || d == 53; }
-bool probe(const uint8_t*, uint32_t, uint16_t, uint16_t) { return false; }
+
+bool hint(uint16_t s, uint16_t d) { return s == 53 || d == 53 || s == 5353 || d == 5353; }
+
+bool probe(const uint8_t* data, uint32_t len, uint16_t s, uint16_t d) {
+  return dns::looks_like_dns(data, len, s == 137 || d == 137);
+}
+
 std::unique_ptr<Dissector> create() { return std::make_unique<DnsDissector>(); }
+
 }  // namespace
+
 extern const DissectorInfo kDnsInfo{"DNS", l7::kDns, 17, hint, probe, create};
+
 }  // namespace nprobe

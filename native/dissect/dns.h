@@ -1,0 +1,77 @@
+// DNS message parser (RFC 1035 §4: header, question, resource records, name compression;
+// RFC 3596 AAAA, RFC 2782 SRV, RFC 6891 EDNS OPT, RFC 3597 unknown types). One function over
+// one DNS message, whatever carried it: the UDP dissector (dns.cc) calls it per datagram, and
+// DNS over TCP (RFC 7766: a 2-byte length before each message) will call it per message.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace nprobe::dns {
+
+inline constexpr size_t kHeaderLen = 12;
+// A name is at most 255 bytes on the wire (RFC 1035 §2.3.4); longer means malformed.
+inline constexpr size_t kMaxNameWireLen = 255;
+// Compression pointers followed for one name. A compliant encoder needs a handful (a name
+// points at an earlier name, which may point at an earlier one); more is hostile.
+inline constexpr int kMaxPointerHops = 16;
+// Names decompressed per message (the question's and those inside answer RDATA): the CPU
+// bound for one message, whatever its record counts claim.
+inline constexpr int kMaxNamesPerMessage = 64;
+// The answers text stops growing past this (the field is cut there on export anyway).
+inline constexpr size_t kMaxResponseText = 1024;
+// Questions walked in one message (only the first is decoded, the rest are skipped).
+inline constexpr int kMaxQuestions = 32;
+
+// Anomalies found in one message, in order, without duplicates (at most kMax names).
+struct Anomalies {
+  static constexpr int kMax = 16;  // more than the distinct names this parser has
+  const char* names[kMax] = {};
+  int n = 0;
+  void add(const char* name);
+  bool any() const { return n > 0; }
+  bool has(const char* name) const;
+};
+
+struct Message {
+  uint16_t id = 0;
+  bool qr = false;       // false: query, true: response
+  uint8_t opcode = 0;
+  bool aa = false, tc = false, rd = false, ra = false;
+  bool z = false;        // the reserved bit (RFC 1035 says zero)
+  uint8_t rcode = 0;     // the header's 4 bits
+  uint16_t qdcount = 0, ancount = 0, nscount = 0, arcount = 0;
+
+  bool has_question = false;  // the first question parsed completely
+  std::string qname;          // presentation text, no trailing dot ("" = the root)
+  uint16_t qtype = 0, qclass = 0;
+
+  // Answer section as text: "A 1.2.3.4,CNAME x.example,MX 10 mx.example" (see dns.cc).
+  std::string response;
+  uint32_t ttl = 0;             // first A/AAAA answer's TTL, else the first answer's
+  bool has_ttl = false;
+  uint16_t answers_parsed = 0;  // answer records whose header and RDATA were read
+
+  bool header_ok = false;       // 12 bytes were there
+  bool questions_done = false;  // every question of QDCOUNT was read
+  bool complete = false;        // every section was walked to its count without error
+  int names_decoded = 0;
+};
+
+// Parses one message. Never reads outside [data, data+len). Returns false only when the
+// 12-byte header is missing; otherwise fills what it could and names the rest in `an`
+// (truncation: "dns_truncated_*"; invalid values: "dns_bad_*", compression problems).
+bool parse_message(const uint8_t* data, size_t len, Message& m, Anomalies& an);
+
+// Structural test for "this payload is a DNS message" (the probe): a sane header for its
+// direction, every question parsed, records well-formed up to where the capture ends, and
+// not NetBIOS-NS (same wire format, RFC 1002 names; port137: a NetBIOS port is involved).
+bool looks_like_dns(const uint8_t* data, size_t len, bool port137 = false);
+
+// True when the first name after the header has NetBIOS-NS's shape (see dns.cc).
+bool netbios_shaped(const uint8_t* data, size_t len, bool port137);
+
+// Lower-case ASCII comparison of two presentation names (RFC 4343: names compare without case).
+bool same_name(const std::string& a, const std::string& b);
+
+}  // namespace nprobe::dns
