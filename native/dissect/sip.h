@@ -1,0 +1,80 @@
+// SIP message and SDP body parsers (RFC 3261 §7, §20; RFC 4566; RFC 3326 Reason; RFC 5621
+// multipart bodies), shared by the UDP dissector in sip.cc and, later, the TCP stream one:
+// parse_message() takes the bytes of one message (a UDP datagram, or the head of a TCP
+// stream) and says how many bytes that message used, so a stream framer can call it again on
+// the rest. Everything it returns refers to the caller's buffer or to owned strings; nothing
+// survives the call but what the caller copies.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dissector.h"
+
+namespace nprobe::sip {
+
+// Caps (each counted with an anomaly when hit).
+inline constexpr size_t kMaxHeaderLines = 256;   // header lines looked at per message
+inline constexpr size_t kMaxValueBytes = 512;    // one kept header value / derived string
+inline constexpr size_t kMaxSdpMedia = 16;       // m= sections per SDP body
+inline constexpr size_t kMaxSdpFormats = 64;     // formats looked at per m= line
+inline constexpr size_t kMaxSdpRtpmaps = 64;     // a=rtpmap lines per SDP body
+inline constexpr size_t kMaxSdpAddrs = 8;        // c= addresses kept per SDP body
+inline constexpr size_t kMaxCodecs = 32;         // codec names per SDP body
+inline constexpr size_t kMaxMultipartParts = 16; // body parts looked at in a multipart body
+inline constexpr uint64_t kMaxContentLength = 1u << 24;  // larger is not believed
+
+struct Message {
+  bool request = false;
+  std::string_view method;  // request method (case kept: methods are case-sensitive)
+  std::string_view uri;     // Request-URI
+  int status = 0;           // response status code
+  std::string call_id, from, to, user_agent, server, content_type, reason;
+  bool has_call_id = false;
+  bool has_cseq = false;
+  uint32_t cseq = 0;
+  std::string cseq_method;
+  bool has_content_length = false;
+  uint64_t content_length = 0;
+  std::string_view body;  // the body as delimited by Content-Length (or the datagram's end)
+};
+
+enum class Parse { kOk, kIncomplete, kInvalid };
+struct ParseResult {
+  Parse status = Parse::kInvalid;
+  size_t consumed = 0;  // bytes of this message (start line, headers, blank line, body)
+};
+
+// One message at the start of data. datagram = true (UDP): the datagram is the whole message,
+// so a missing blank line or a short body is a truncation anomaly and the message is still
+// returned with what it has. datagram = false (a stream): an incomplete message gives
+// kIncomplete and nothing is reported, so the caller can wait for more bytes.
+// Anomalies go to d (named sip_*). kInvalid: not a SIP start line (also reported).
+ParseResult parse_message(const uint8_t* data, size_t len, bool datagram, Message& m, Dissector& d);
+
+// The strict check probe() uses: a SIP request or status line (method in capitals, a URI with
+// a scheme, "SIP/2.0"), then a complete header line among the next four lines.
+bool looks_like_sip(const uint8_t* data, size_t len);
+
+struct Sdp {
+  std::string codecs;               // "PCMA,G726-32,telephone-event": offered formats, in order
+  std::string rtp_ipv4;             // IPv4 connection address of the first active media
+  uint16_t rtp_port = 0;            // its port
+  std::vector<std::string> addrs;   // every c= address (session and media level), deduplicated
+};
+// Parses an SDP body (RFC 4566). False when the body is not SDP at all ("v=" first).
+bool parse_sdp(std::string_view body, Sdp& out, Dissector& d);
+
+// The SDP in a message body: the body itself for application/sdp, the first application/sdp
+// part of a multipart body (RFC 5621), or empty.
+std::string_view sdp_body(const Message& m, Dissector& d);
+
+// "<sip:alice@example.com>" from a From/To value: display name and header parameters dropped.
+std::string party(std::string_view from_or_to);
+
+// The cause of a Reason header (RFC 3326, "Q.850;cause=16;text=..."), 0 when none.
+uint32_t reason_cause(std::string_view reason);
+
+}  // namespace nprobe::sip
