@@ -2,7 +2,7 @@
 // nprobe command line: nProbe's option names (-i -f -s -t -d -M -n -b), JSON flow output,
 // periodic stats, a progress bar on terminals, and one clear line for every bad input.
 import yargs from 'yargs';
-import { JsonLinesWriter } from './export/json';
+import { closeAll, createOutputs, exportOptions, FlowOutput, listFields, listFieldsRequested, OutputError, outputStatsLines, writeAll } from './export/outputs';
 import { HookStats, LuaHost, LuaLoadError } from './lua/host';
 import { Probe, ProbeError } from './probe';
 import { ProgressBar } from './progress';
@@ -26,7 +26,6 @@ interface Args {
   'lifetime-timeout': number;
   'idle-timeout': number;
   'max-num-flows': number;
-  collector?: string;
   verbose: number;
   'json-out'?: string;
   'original-speed': boolean;
@@ -55,7 +54,7 @@ function joinDashValues(argv: string[]): string[] {
 }
 
 function parseArgs(argv: string[]): Args {
-  const parser = yargs(joinDashValues(argv))
+  const parser = exportOptions(yargs(joinDashValues(argv))
     .scriptName('nprobe')
     .usage('Usage: nprobe -i <interface|capture file> [options]')
     .option('interface', { alias: 'i', type: 'string', describe: 'Interface name or capture file (pcap/pcapng; "-" = stdin)', demandOption: 'give -i <interface|file>' })
@@ -64,7 +63,6 @@ function parseArgs(argv: string[]): Args {
     .option('lifetime-timeout', { alias: 't', type: 'number', default: 120, describe: 'Active timeout: export flows active longer than this (s)' })
     .option('idle-timeout', { alias: 'd', type: 'number', default: 30, describe: 'Idle timeout: export flows idle longer than this (s)' })
     .option('max-num-flows', { alias: 'M', type: 'number', default: 524288, describe: 'Maximum active flows; when full the least recently seen is exported early' })
-    .option('collector', { alias: 'n', type: 'string', describe: 'Flow collector; "none" for no collector' })
     .option('verbose', { alias: 'b', type: 'number', default: 0, describe: 'Verbosity: 0 quiet, 1 periodic stats, 2 detailed stats' })
     .option('json-out', { type: 'string', describe: 'Write flows as JSON lines to FILE, or "-" for stdout' })
     .option('original-speed', { type: 'boolean', default: false, describe: 'Replay a capture file at its recorded pace' })
@@ -77,6 +75,7 @@ function parseArgs(argv: string[]): Args {
     .option('as-list', { type: 'string', describe: 'MaxMind ASN database (.mmdb): AS of DNS clients' })
     .option('city-list', { type: 'string', describe: 'MaxMind City database (.mmdb): country and city of DNS clients' })
     .option('stats-interval', { type: 'number', default: 5, describe: 'Seconds between -b stats reports' })
+    )
     .help('help')
     .alias('help', 'h')
     .version(false)
@@ -99,16 +98,17 @@ function parseArgs(argv: string[]): Args {
   num('stats-interval', a['stats-interval'], 1, 3600);
   num('lua-timeout-ms', a['lua-timeout-ms'], 1, 600000);
   num('lua-memory-mb', a['lua-memory-mb'], 8, 65536);
-  for (const k of ['interface', 'bpf-filter', 'collector', 'json-out', 'lua', 'as-list', 'city-list'] as const) {
+  for (const k of ['interface', 'bpf-filter', 'json-out', 'lua', 'as-list', 'city-list'] as const) {
     if (Array.isArray(a[k])) throw new UsageError(`--${k} given more than once`);
-  }
-  if (a.collector !== undefined && a.collector.toLowerCase() !== 'none') {
-    throw new UsageError(`-n ${a.collector}: NetFlow/IPFIX collectors are not available in this version; use -n none (and --json-out for flows)`);
   }
   return a;
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (listFieldsRequested(argv)) {
+    process.stdout.write(listFields());
+    return EXIT_OK;
+  }
   let args: Args;
   try {
     args = parseArgs(argv);
@@ -144,16 +144,6 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
 
-  let json: JsonLinesWriter | null = null;
-  if (args['json-out'] !== undefined) {
-    try {
-      json = new JsonLinesWriter(args['json-out']);
-    } catch (e) {
-      say(`error: cannot write ${args['json-out']}: ${(e as Error).message}`);
-      return EXIT_RUNTIME;
-    }
-  }
-
   // The script loads once, before capture starts (nProbe's order of messages).
   let lua: LuaHost | null = null;
   const luaOptions = {
@@ -172,8 +162,19 @@ async function main(argv: string[]): Promise<number> {
       throw e;
     }
     say(`[LUA] Successfully interpreted ${args.lua}`);
-    say(`${lua.enabled.length} plugin(s) enabled`);
   }
+  // Between the two [LUA] lines, as nProbe prints them (seed 002).
+  let outputs: FlowOutput[];
+  try {
+    outputs = await createOutputs(args, say);
+  } catch (e) {
+    if (e instanceof OutputError) {
+      say(`error: ${e.message}`);
+      return EXIT_RUNTIME;
+    }
+    throw e;
+  }
+  if (lua) say(`${lua.enabled.length} plugin(s) enabled`);
 
   const info = probe.info();
   say(probe.isFile ? `reading ${args.interface} (${info.linktypeName})` : `capturing on ${args.interface} (${info.linktypeName})`);
@@ -223,6 +224,7 @@ async function main(argv: string[]): Promise<number> {
     timers.push(setInterval(() => {
       progress?.clear();
       reporter.report(probe.stats(), { queueCapacity, lua: luaStats() });
+      for (const l of outputStatsLines(outputs)) say(l);
     }, args['stats-interval'] * 1000));
   }
   if (progress) timers.push(setInterval(() => progress.update(probe.stats()), 200));
@@ -232,7 +234,7 @@ async function main(argv: string[]): Promise<number> {
   const sink = (batch: FlowRecord[]): void | Promise<void> => {
     const flows = lua ? lua.process(batch) : batch;
     exported += flows.length;
-    return json ? json.write(flows) : undefined;
+    return writeAll(outputs, flows);
   };
   try {
     await probe.run(sink);
@@ -241,18 +243,17 @@ async function main(argv: string[]): Promise<number> {
   }
   for (const t of timers) clearInterval(t);
   progress?.clear();
-  if (json) {
-    try {
-      await json.close();
-    } catch (e) {
-      failure = failure ?? (e as Error);
-    }
+  try {
+    await closeAll(outputs);
+  } catch (e) {
+    failure = failure ?? (e as Error);
   }
   const st = probe.stats();
   const ls = luaStats();
   if (reporter) reporter.report(st, { queueCapacity, lua: ls });
   if (st.warning) say(`warning: ${st.warning}`);
   for (const line of summaryLines(st, { source: args.interface, elapsed: probe.elapsed, flowsOut: exported, lua: ls })) say(line);
+  for (const line of outputStatsLines(outputs)) say(line);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   process.off('SIGHUP', onHup);
