@@ -20,7 +20,9 @@
         "native/dissect/smtp.cc",
         "native/dissect/imap.cc",
         "native/dissect/pop.cc",
-        "native/dissect/ftp.cc"
+        "native/dissect/ftp.cc",
+        "native/dissect/dns_tcp.cc",
+        "native/dissect/sip_tcp.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "libraries": ["-lpcap"],

@@ -20,8 +20,10 @@ case $target in
   imap) name=IMAP; seeds="imap"; l4=tcp ;;
   pop) name=POP; seeds="pop"; l4=tcp ;;
   ftp) name=FTP; seeds="ftp"; l4=tcp ;;
+  dnstcp) name=DNS-TCP; seeds="dns malformed"; l4=tcp ;;
+  siptcp) name=SIP-TCP; seeds="sip"; l4=tcp ;;
   tcp) name=; seeds= ;;
-  *) echo "fuzz.sh: unknown target $target (dns dhcp radius sip gtpc http smtp imap pop ftp tcp)" >&2; exit 2 ;;
+  *) echo "fuzz.sh: unknown target $target (dns dhcp radius sip gtpc http smtp imap pop ftp dnstcp siptcp tcp)" >&2; exit 2 ;;
 esac
 command -v clang++ >/dev/null || { echo "fuzz.sh: needs clang (apt-get install -y clang libclang-rt-14-dev)" >&2; exit 2; }
 command -v tshark >/dev/null || { echo "fuzz.sh: needs tshark to extract seeds (apt-get install -y tshark)" >&2; exit 2; }

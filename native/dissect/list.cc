@@ -14,11 +14,13 @@ extern const DissectorInfo kSmtpInfo;
 extern const DissectorInfo kImapInfo;
 extern const DissectorInfo kPopInfo;
 extern const DissectorInfo kFtpInfo;
+extern const DissectorInfo kDnsTcpInfo;
+extern const DissectorInfo kSipTcpInfo;
 
 const std::vector<const DissectorInfo*>& dissectors() {
   static const std::vector<const DissectorInfo*> list = {
       &kDhcpInfo, &kRadiusInfo, &kGtpcInfo, &kSipInfo, &kDnsInfo,
-      &kHttpInfo, &kSmtpInfo, &kImapInfo, &kPopInfo, &kFtpInfo,
+      &kHttpInfo, &kSmtpInfo, &kImapInfo, &kPopInfo, &kFtpInfo, &kSipTcpInfo, &kDnsTcpInfo,
   };
   return list;
 }
