@@ -364,6 +364,9 @@ void Engine::on_packet(Packet& p) {
     last_outer_idx_ = idx;
     last_outer_pkt_ = &p;  // the decoder hands over any inner packet before this one is gone
   }
+  if (created && p.proto == 6 && !expected_.empty() && match_expectation(f, p)) {
+    // An announced data connection: labelled by its control flow, not probed.
+  }
   if (p.proto == 6) {
     f.tcp_flags[dir] |= p.tcp_flags;
     if (p.tcp_flags & tcpflag::FIN) f.fin_seen |= uint8_t(1 << dir);
@@ -442,6 +445,44 @@ void Engine::tcp_segment(Flow& f, const Packet& p, int dir) {
   }
 }
 
+void Engine::collect_expectations(Flow& f) {
+  auto& pend = f.l7->pending_expectations();
+  for (const Expectation& e : pend) {
+    if (expected_.size() >= limits::kMaxExpectations) {
+      count_anomaly("expectation_table_full");
+      break;
+    }
+    expected_.push_back(Expected{e, f.flow_id, now_us_ + limits::kExpectationTtlUs});
+  }
+  pend.clear();
+}
+
+bool Engine::match_expectation(Flow& f, const Packet& p) {
+  // Drop stale announcements first (the list is short; order does not matter).
+  for (size_t i = 0; i < expected_.size();) {
+    if (expected_[i].expires_us < now_us_) {
+      expected_[i] = expected_.back();
+      expected_.pop_back();
+    } else {
+      i++;
+    }
+  }
+  for (size_t i = 0; i < expected_.size(); i++) {
+    const Expectation& e = expected_[i].e;
+    // The first packet's receiver is the expected server (a SYN to the announced port).
+    if (e.ip_version != p.ip_version || e.port != p.dport || !(e.addr == p.dst)) continue;
+    if (!e.any_client && !(e.client == p.src)) continue;
+    f.l7_proto = e.l7;
+    f.l7_done = 1;
+    f.related_flow_id = expected_[i].flow_id;
+    f.related_field = e.field;
+    expected_[i] = expected_.back();
+    expected_.pop_back();
+    return true;
+  }
+  return false;
+}
+
 void Engine::release_tcp(Flow& f) {
   if (!f.tcp) return;
   reasm_waiting_ -= uint64_t(f.tcp->dir[0].waiting_bytes()) + f.tcp->dir[1].waiting_bytes();
@@ -462,6 +503,7 @@ void Engine::stream_gap(Flow& f, int dir, uint64_t n) {
 void Engine::stream_data(Flow& f, int dir, const uint8_t* data, uint32_t n, const Packet* p) {
   if (f.l7) {
     if (!f.l7->finished()) f.l7->on_payload(PayloadCtx{p ? p->ts_us : now_us_, dir, data, n, p});
+    if (!f.l7->pending_expectations().empty()) collect_expectations(f);
     return;
   }
   if (f.l7_done || !f.tcp) return;
@@ -508,6 +550,7 @@ void Engine::stream_data(Flow& f, int dir, const uint8_t* data, uint32_t n, cons
   t.head[1].clear(), t.head[1].shrink_to_fit();
   t.chunks.clear(), t.chunks.shrink_to_fit();
   if (take < n && !f.l7->finished()) f.l7->on_payload(PayloadCtx{p ? p->ts_us : now_us_, dir, data + take, n - take, p});
+  if (!f.l7->pending_expectations().empty()) collect_expectations(f);
 }
 
 void Engine::dissect(Flow& f, const Packet& p, int dir) {
@@ -537,6 +580,7 @@ void Engine::dissect(Flow& f, const Packet& p, int dir) {
     f.l7_proto = found->l7_proto;
   }
   f.l7->on_payload(PayloadCtx{p.ts_us, dir, p.payload, p.payload_len, &p});
+  if (!f.l7->pending_expectations().empty()) collect_expectations(f);
 }
 
 void Engine::export_flow(Flow& f, EndReason why) {
@@ -559,6 +603,10 @@ void Engine::export_flow(Flow& f, EndReason why) {
       f.tcp->dir[d].flush(sink);
     }
     release_tcp(f);
+  }
+  if (f.related_field) {
+    FieldWriter w(r.ext);
+    w.num(f.related_field, double(f.related_flow_id));
   }
   if (f.l7) {
     FieldWriter w(r.ext);

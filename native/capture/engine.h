@@ -95,6 +95,8 @@ class Engine final : public PacketSink {
   void stream_data(Flow& f, int dir, const uint8_t* data, uint32_t n, const Packet* p);
   void stream_gap(Flow& f, int dir, uint64_t n);
   void release_tcp(Flow& f);
+  void collect_expectations(Flow& f);
+  bool match_expectation(Flow& f, const Packet& p);
   friend struct StreamSink;
   void tick(uint64_t now_us);
   void refresh_io_stats();
@@ -140,6 +142,12 @@ class Engine final : public PacketSink {
   std::atomic<uint64_t> tcp_retransmissions_{0}, tcp_gaps_{0}, tcp_gap_bytes_{0};
   uint64_t reasm_waiting_ = 0;  // out-of-order bytes held over all flows (capture thread)
   bool have_tcp_dissectors_ = false;
+  struct Expected {
+    Expectation e;
+    uint64_t flow_id;     // the announcing flow
+    uint64_t expires_us;
+  };
+  std::vector<Expected> expected_;  // few and short-lived: a linear scan on new TCP flows
 };
 
 }  // namespace nprobe

@@ -75,6 +75,19 @@ struct PayloadCtx {
                             // completed this data, which may have been sent earlier)
 };
 
+// A connection a dissector announces (FTP's PASV/EPSV/PORT/EPRT): the next new TCP flow
+// whose server endpoint is (addr, port) -- and whose client is `client`, when given -- is
+// labelled l7 without probing and carries `field` = the announcing flow's FLOW_ID.
+struct Expectation {
+  IpAddr addr;              // server side of the expected connection
+  uint16_t port;
+  uint8_t ip_version;       // 4 or 6
+  bool any_client;          // true: any client address
+  IpAddr client;
+  uint16_t l7;              // e.g. l7::kFtpData
+  const char* field;        // string literal, e.g. "FTP_CONTROL_FLOW_ID"
+};
+
 class Dissector {
  public:
   virtual ~Dissector() = default;
@@ -94,8 +107,16 @@ class Dissector {
   void anomaly(const char* name);
   const std::vector<const char*>& anomalies() const { return anomalies_; }
 
+  // Announces an expected connection; the engine collects it after on_payload returns
+  // (16 at most per call; the engine's table holds limits::kMaxExpectations for 120 s).
+  void expect(const Expectation& e) {
+    if (expectations_.size() < 16) expectations_.push_back(e);
+  }
+  std::vector<Expectation>& pending_expectations() { return expectations_; }
+
  private:
   std::vector<const char*> anomalies_;
+  std::vector<Expectation> expectations_;
 };
 
 struct DissectorInfo {

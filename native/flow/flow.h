@@ -47,6 +47,8 @@ struct Flow {
   uint64_t bytes[2];
   uint64_t anomalies;
   uint64_t outer_flow_id;  // for a flow inside GTP-U: the tunnel's own flow
+  uint64_t related_flow_id;     // flow that announced this one (FTP data -> control)
+  const char* related_field;    // export name for related_flow_id
   uint32_t teid[2];        // GTP-U TEID seen per direction
   IpAddr outer_src, outer_dst;  // for a flow inside GTP-U: the tunnel endpoints of its first packet
   uint8_t outer_version;

@@ -24,6 +24,10 @@ inline constexpr uint64_t kFragTimeoutUs = 30ull * 1000000;  // RFC 8200 suggest
 inline constexpr uint32_t kDefaultMaxFlows = 524288;     // nProbe's -M default
 inline constexpr uint64_t kTcpCloseLingerUs = 2000000;   // keep a FIN/RST-closed flow for late ACKs
 
+// Expected connections (FTP data channels)
+inline constexpr size_t kMaxExpectations = 4096;          // waiting announcements, all flows
+inline constexpr uint64_t kExpectationTtlUs = 120ull * 1000000;  // an announcement unused this long goes
+
 // JS boundary
 inline constexpr size_t kDefaultQueueRecords = 16384;    // finished flows waiting for JS
 inline constexpr size_t kMaxBatchRecords = 4096;         // records handed to JS per readBatch
