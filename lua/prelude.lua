@@ -134,3 +134,97 @@ function N.sandbox()
   dofile, loadfile, require, package = nil, nil, nil, nil
   debug = nil
 end
+
+-- Real files. Lua inside WebAssembly sees an in-memory file system, so the host lends the
+-- real one: io.open/io.lines/io.write, os.getenv/remove/rename go through __host_* functions
+-- (one JS crossing per call, fine for files). Reads load the file once (capped by the host).
+do
+  local hopen, hwrite, hclose, hgetenv, hremove, hrename =
+    __host_open, __host_write, __host_close, __host_getenv, __host_remove, __host_rename
+  __host_open, __host_write, __host_close, __host_getenv, __host_remove, __host_rename = nil, nil, nil, nil, nil, nil
+  if hopen then
+    local File = {}
+    File.__index = File
+    File.__name = "FILE*"
+    local function reader(self, fmt)
+      local data, pos = self.data, self.pos
+      if data == nil then return nil, "file not open for reading" end
+      fmt = fmt or "l"
+      if type(fmt) == "string" then fmt = string.gsub(fmt, "^%*", "") end
+      if fmt == "a" then
+        self.pos = #data + 1
+        return string.sub(data, pos)
+      elseif type(fmt) == "number" then
+        if pos > #data then return nil end
+        self.pos = pos + fmt
+        return string.sub(data, pos, pos + fmt - 1)
+      elseif fmt == "n" then
+        local s, e = string.find(data, "^%s*[-+]?%d+%.?%d*[eE]?[-+]?%d*", pos)
+        if not s then return nil end
+        self.pos = e + 1
+        return tonumber(string.sub(data, s, e))
+      else
+        if pos > #data then return nil end
+        local e = string.find(data, "\n", pos, true)
+        local line = string.sub(data, pos, (e or #data + 1) - 1)
+        self.pos = (e or #data) + 1
+        if fmt == "L" and e then line = line .. "\n" end
+        return line
+      end
+    end
+    function File:read(...)
+      local n = select("#", ...)
+      if n == 0 then return reader(self, "l") end
+      local out = {}
+      for i = 1, n do out[i] = reader(self, (select(i, ...))) end
+      return table.unpack(out, 1, n)
+    end
+    function File:lines(fmt) return function() return reader(self, fmt or "l") end end
+    function File:write(...)
+      if self.id == nil then return nil, "file not open for writing" end
+      for i = 1, select("#", ...) do
+        local ok, err = hwrite(self.id, tostring((select(i, ...))))
+        if not ok then return nil, err end
+      end
+      return self
+    end
+    function File:flush() return self end
+    function File:seek() return nil, "seek is not supported" end
+    function File:setvbuf() return true end
+    function File:close()
+      if self.id ~= nil then hclose(self.id); self.id = nil end
+      self.data = nil
+      return true
+    end
+    File.__tostring = function(self) return "file (" .. tostring(self.path) .. ")" end
+    File.__close = File.close
+    io.open = function(path, mode)
+      mode = mode or "r"
+      local id, content = hopen(tostring(path), mode)
+      if id == nil then return nil, content, 2 end
+      if id == 0 then return setmetatable({ path = path, data = content, pos = 1 }, File) end
+      return setmetatable({ path = path, id = id }, File)
+    end
+    io.lines = function(path, fmt)
+      if path == nil then return io.stdin and io.stdin:lines(fmt) end
+      local f, err = io.open(path, "r")
+      if not f then error(err, 2) end
+      return f:lines(fmt)
+    end
+    io.write = function(...)
+      for i = 1, select("#", ...) do hwrite(-1, tostring((select(i, ...)))) end
+      return io
+    end
+    os.getenv = function(name) return hgetenv(tostring(name)) end
+    os.remove = function(path)
+      local ok, err = hremove(tostring(path))
+      if ok then return true end
+      return nil, err
+    end
+    os.rename = function(a, b)
+      local ok, err = hrename(tostring(a), tostring(b))
+      if ok then return true end
+      return nil, err
+    end
+  end
+end

@@ -4,7 +4,7 @@
 // one string comes back: per-flow JS<->Lua crossings cost ~12 us each in wasmoon.
 import * as fs from 'fs';
 import * as path from 'path';
-import { LuaEngine, LuaFactory } from 'wasmoon';
+import { LuaEngine, LuaFactory, LuaMultiReturn } from 'wasmoon';
 import { FieldDef, Plugin, PLUGINS } from '../../plugins';
 import { FlowRecord } from '../record';
 import { luaLiteral } from './literal';
@@ -79,6 +79,71 @@ export function exportNameOf(luaKey: string): string {
   return luaKey.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();
 }
 
+/** Largest file a script may read through io.open (read whole at open). */
+const MAX_READ_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The real file system for io.open/io.lines/io.write and os.getenv/remove/rename (see the end
+ * of lua/prelude.lua): Lua in WebAssembly would otherwise write into memory. Returns follow
+ * Lua's convention: a value, or nil and a message.
+ */
+function installHostFs(engine: LuaEngine): void {
+  const files = new Map<number, number>(); // handle -> fd
+  let next = 1;
+  const err = (e: unknown): string => (e as Error).message.replace(/^(\w+): /, '');
+  // Several Lua return values; a JS null would not cross (wasmoon), undefined is nil.
+  const ret = (...v: unknown[]): LuaMultiReturn => LuaMultiReturn.from(v) as LuaMultiReturn;
+  engine.global.set('__host_open', (p: string, mode: string) => {
+    try {
+      const m = mode.replace('b', '');
+      if (m === 'r') {
+        const st = fs.statSync(p);
+        if (st.size > MAX_READ_BYTES) return ret(undefined, `${p}: larger than ${MAX_READ_BYTES} bytes`);
+        return ret(0, fs.readFileSync(p, 'latin1'));
+      }
+      const flags = m.startsWith('a') ? 'a' : m.startsWith('w') ? 'w' : m === 'r+' ? 'r+' : undefined;
+      if (!flags) return ret(undefined, `${p}: mode ${mode} not supported`);
+      const fd = fs.openSync(p, flags);
+      files.set(next, fd);
+      return ret(next++, '');
+    } catch (e) {
+      return ret(undefined, `${p}: ${err(e)}`);
+    }
+  });
+  engine.global.set('__host_write', (id: number, text: string) => {
+    try {
+      if (id === -1) process.stdout.write(text);
+      else fs.writeSync(files.get(id) ?? -1, text);
+      return ret(true, '');
+    } catch (e) {
+      return ret(false, err(e));
+    }
+  });
+  engine.global.set('__host_close', (id: number) => {
+    const fd = files.get(id);
+    if (fd !== undefined) fs.closeSync(fd);
+    files.delete(id);
+    return true;
+  });
+  engine.global.set('__host_getenv', (name: string) => process.env[name]);
+  engine.global.set('__host_remove', (p: string) => {
+    try {
+      fs.rmSync(p);
+      return ret(true, '');
+    } catch (e) {
+      return ret(false, `${p}: ${err(e)}`);
+    }
+  });
+  engine.global.set('__host_rename', (a: string, b: string) => {
+    try {
+      fs.renameSync(a, b);
+      return ret(true, '');
+    } catch (e) {
+      return ret(false, `${a}: ${err(e)}`);
+    }
+  });
+}
+
 export class LuaHost {
   private engine!: LuaEngine;
   private bindings = new Map<number, HookBinding>(); // by nDPI id
@@ -116,6 +181,7 @@ export class LuaHost {
     const factory = new LuaFactory();
     const engine = await factory.createEngine({ traceAllocations: true, injectObjects: false, enableProxy: false });
     engine.global.setMemoryMax((this.opts.memoryMb ?? 256) * 1024 * 1024);
+    installHostFs(engine);
     engine.doStringSync(PRELUDE);
     const N = engine.global.get('__nprobe') as Record<string, (...a: unknown[]) => unknown>;
     if (this.opts.sandbox) N.sandbox();
