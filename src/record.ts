@@ -3,6 +3,25 @@
 import { l7Name } from '../plugins/l7';
 import { ipv4ToString, ipv6ToString, macToString } from './format';
 
+/**
+ * A JSON value kept as the text the native core wrote (<PROTO>_TRANSACTIONS): most flows
+ * are only written out again, so parsing and re-serialising every array would be wasted.
+ * JSON outputs inline the text (flowToJson); value() parses it on demand; JSON.stringify
+ * still works through toJSON.
+ */
+export class RawJson {
+  constructor(readonly text: string) {}
+  value(): unknown {
+    return JSON.parse(this.text);
+  }
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
+  toString(): string {
+    return this.text;
+  }
+}
+
 /** IPFIX flowEndReason (IANA IE 136), as nProbe's FLOW_END_REASON. */
 export enum FlowEndReason {
   IdleTimeout = 1,
@@ -49,8 +68,8 @@ export interface FlowRecord {
   OUTER_FLOW_ID?: number;
   /** Only when something was malformed: the anomaly names seen on this flow's packets. */
   FLOW_ANOMALIES?: string;
-  /** Fields added by dissectors and Lua hooks; <PROTO>_TRANSACTIONS hold arrays of objects. */
-  [extra: string]: string | number | Record<string, unknown>[] | undefined;
+  /** Fields added by dissectors and Lua hooks; <PROTO>_TRANSACTIONS hold JSON arrays. */
+  [extra: string]: string | number | RawJson | undefined;
 }
 
 export const RECORD_SIZE = 144;
@@ -188,7 +207,7 @@ export function decodeExt(v: DataView, b: Uint8Array, start: number, len: number
     if (type === 1) {
       rec[name] = v.getFloat64(q - valLen, true);
     } else if (type === 3) {
-      rec[name] = JSON.parse(utf8.decode(raw));
+      rec[name] = new RawJson(utf8.decode(raw));
     } else if (name === '__ANOMALIES') {
       const prev = rec.FLOW_ANOMALIES as string | undefined;
       rec.FLOW_ANOMALIES = prev ? `${prev},${utf8.decode(raw)}` : utf8.decode(raw);

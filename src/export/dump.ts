@@ -16,6 +16,7 @@
 // (flat with --dont-nest-dump-dirs), at most 1000 lines a file like nProbe's plugin logs:
 // tab-separated with a "#" header line (times, flow id, endpoints, the plugin's fields); with
 // -D j, the complete flow records as JSON lines.
+import { flowToJson } from './json';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PLUGINS } from '../../plugins';
@@ -287,7 +288,7 @@ export class ProtocolDumpWriter {
   }
 
   private line(f: FlowRecord): string {
-    if (this.opts.format === 'j') return JSON.stringify(f) + '\n';
+    if (this.opts.format === 'j') return flowToJson(f) + '\n';
     const vals: Array<string | number> = [
       f.FIRST_SWITCHED, f.LAST_SWITCHED, f.FLOW_ID, f.IPV4_SRC_ADDR ?? f.IPV6_SRC_ADDR ?? '', f.L4_SRC_PORT,
       f.IPV4_DST_ADDR ?? f.IPV6_DST_ADDR ?? '', f.L4_DST_PORT, f.PROTOCOL,

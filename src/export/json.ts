@@ -2,7 +2,26 @@
 // them. Writes batches and honours the stream's back-pressure, so a slow consumer slows the
 // capture (file mode) instead of growing memory.
 import * as fs from 'fs';
-import { FlowRecord } from '../record';
+import { FlowRecord, RawJson } from '../record';
+
+/**
+ * One flow as a JSON object: JSON.stringify's output, except that RawJson values (the
+ * transactions) are inlined as the text they already are instead of parsed and re-written.
+ */
+export function flowToJson(flow: FlowRecord): string {
+  let out = '{';
+  let first = true;
+  for (const k in flow) {
+    const v = flow[k];
+    if (v === undefined) continue;
+    out += (first ? '"' : ',"') + k + '":';
+    first = false;
+    if (typeof v === 'number') out += Number.isFinite(v) ? String(v) : 'null';
+    else if (v instanceof RawJson) out += v.text;
+    else out += JSON.stringify(v);
+  }
+  return out + '}';
+}
 
 export class JsonLinesWriter {
   private readonly stream: NodeJS.WritableStream;
@@ -30,7 +49,7 @@ export class JsonLinesWriter {
     if (this.failed) throw this.failed;
     if (flows.length === 0) return;
     let text = '';
-    for (const f of flows) text += JSON.stringify(f) + '\n';
+    for (const f of flows) text += flowToJson(f) + '\n';
     this.written += flows.length;
     if (this.stream.write(text)) return;
     return new Promise<void>((resolve, reject) => {

@@ -8,6 +8,7 @@
 // complete lines only, and a broken connection loses at most what the kernel had accepted.
 // At exit the queue gets closeGraceMs to leave (a collector that comes back in that time
 // still gets it); what remains is counted as dropped.
+import { flowToJson } from './json';
 import * as net from 'net';
 import { FlowRecord } from '../record';
 import { CollectorSpecError, RECONNECT_MAX_MS, RECONNECT_MIN_MS } from './collector';
@@ -107,7 +108,7 @@ export class TcpJsonWriter {
   write(flows: FlowRecord[]): void {
     if (flows.length === 0) return;
     let text = '';
-    for (const f of flows) text += JSON.stringify(f) + '\n';
+    for (const f of flows) text += flowToJson(f) + '\n';
     if (this.pending() + text.length > MAX_TCP_JSON_QUEUE_BYTES) {
       this.st.dropped += flows.length;
       return;

@@ -70,7 +70,7 @@ function fieldGetter(fd: FieldDef): (f: FlowRecord) => string | number {
     const v = f[fd.name];
     if (v === undefined || v === null) return numeric ? 0 : '';
     if (typeof v === 'number' || typeof v === 'string') return v;
-    return JSON.stringify(v); // transactions arrive as JSON text: values are strings or numbers only
+    return String(v); // transactions (RawJson) go in as their JSON text: values are strings or numbers only
   };
 }
 

@@ -8,13 +8,6 @@ export function luaLiteral(v: string | number): string {
   }
   // Plain strings (addresses, names) need no escaping: keep the fast path cheap.
   if (!/["\\\x00-\x1f\x7f]/.test(v)) return `"${v}"`;
-  let out = '"';
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c === 0x22) out += '\\"';
-    else if (c === 0x5c) out += '\\\\';
-    else if (c < 0x20 || c === 0x7f) out += `\\${String(c).padStart(3, '0')}`; // \ddd: never read as more digits
-    else out += v[i];
-  }
-  return out + '"';
+  // \ddd with three digits is never read as more digits than meant.
+  return `"${v.replace(/["\\\x00-\x1f\x7f]/g, (c) => (c === '"' ? '\\"' : c === '\\' ? '\\\\' : `\\${String(c.charCodeAt(0)).padStart(3, '0')}`))}"`;
 }
