@@ -31,8 +31,23 @@ void FieldWriter::str(std::string_view name, std::string_view v) {
     while (cut > 0 && (static_cast<unsigned char>(v[cut]) & 0xC0) == 0x80) cut--;
     v = v.substr(0, cut);
   }
-  head(2, name, uint32_t(v.size()));
-  out_.insert(out_.end(), v.begin(), v.end());
+  // Same invalid-UTF-8 rule as JsonWriter, so a flat field and its copy inside
+  // <PROTO>_TRANSACTIONS read the same. Most strings are valid: copy them as they are.
+  bool valid = true;
+  for (size_t i = 0; i < v.size() && valid;) {
+    const size_t n = JsonWriter::utf8_seq(v, i);
+    valid = n != 0;
+    i += n;
+  }
+  if (valid) {
+    head(2, name, uint32_t(v.size()));
+    out_.insert(out_.end(), v.begin(), v.end());
+    return;
+  }
+  std::string clean;
+  JsonWriter::utf8_clean_into(clean, v);
+  head(2, name, uint32_t(clean.size()));
+  out_.insert(out_.end(), clean.begin(), clean.end());
 }
 
 void FieldWriter::json(std::string_view name, std::string_view text) {

@@ -34,6 +34,35 @@ class JsonWriter {
   void kv(std::string_view k, std::string_view v) { key(k); value(v); }
   void kv(std::string_view k, uint64_t v) { key(k); value(v); }
 
+  // Length of the valid UTF-8 sequence starting at s[i] (1..4), or 0 if it is not one.
+  static size_t utf8_seq(std::string_view s, size_t i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) return 1;
+    const size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+    if (n == 0 || i + n > s.size()) return 0;
+    for (size_t j = 1; j < n; j++)
+      if ((static_cast<unsigned char>(s[i + j]) & 0xC0) != 0x80) return 0;
+    const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+    if (n == 3 && ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0))) return 0;  // overlong, surrogates
+    if (n == 4 && ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90))) return 0;
+    return n;
+  }
+
+  // Copies s with every byte that does not start a valid UTF-8 sequence replaced by U+FFFD:
+  // the one rule for every string leaving the core (flat fields and JSON alike).
+  static void utf8_clean_into(std::string& out, std::string_view s) {
+    for (size_t i = 0; i < s.size();) {
+      const size_t n = utf8_seq(s, i);
+      if (n) {
+        out.append(s.substr(i, n));
+        i += n;
+      } else {
+        out += "\xEF\xBF\xBD";
+        i++;
+      }
+    }
+  }
+
   static void escape_into(std::string& out, std::string_view s) {
     static const char* hex = "0123456789abcdef";
     size_t i = 0;
@@ -53,19 +82,8 @@ class JsonWriter {
         i++;
         continue;
       }
-      // Validate one UTF-8 sequence; copy it whole or emit U+FFFD for the bad byte.
-      size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-      bool ok = n != 0 && i + n <= s.size();
-      for (size_t j = 1; ok && j < n; j++) ok = (static_cast<unsigned char>(s[i + j]) & 0xC0) == 0x80;
-      if (ok && n == 3) {
-        const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-        ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);  // overlong, surrogates
-      }
-      if (ok && n == 4) {
-        const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-        ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-      }
-      if (ok) {
+      const size_t n = utf8_seq(s, i);
+      if (n) {
         out.append(s.substr(i, n));
         i += n;
       } else {
