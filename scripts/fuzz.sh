@@ -4,6 +4,9 @@
 # Work dir: $NPROBE_FUZZ_DIR (default /tmp/nprobe-fuzz/<target>): binary, corpus, crashes.
 # A crash leaves crash-* files there; reproduce with: <work>/fuzzer <crash file>.
 set -euo pipefail
+# The body is a function so that editing this file while a fuzz run goes on can't make
+# bash read new lines into the running script.
+main() {
 target=${1:?usage: fuzz.sh <dns|dhcp|radius|sip|gtpc> <seconds>}
 secs=${2:-600}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -57,3 +60,6 @@ fi
 echo "fuzz.sh: $name for ${secs}s, corpus $(ls "$work/corpus" | wc -l) files, in $work" >&2
 cd "$work/crashes"
 "$work/fuzzer" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 "$work/corpus"
+}
+main "$@"
+exit $?

@@ -19,6 +19,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!info) std::abort();
   static nprobe::DissectorAnomalyCounts counts;
   nprobe::set_thread_anomaly_counts(&counts);
+  // Half the inputs (odd sizes) use a port the dissector hints at, so the port-hinted
+  // branches of probe() are fuzzed too; the others use ports that hint at nothing here.
+  static const uint16_t hinted = [] {
+    for (uint16_t p : {53, 67, 68, 546, 547, 1812, 1813, 1645, 1646, 3799, 5060, 2123, 80, 25, 143, 110, 21})
+      if (info->port_hint(40000, p)) return p;
+    return uint16_t(53);
+  }();
+  const uint16_t server_port = (size & 1) ? hinted : 9;
   auto d = info->create();
   nprobe::ByteReader r(data, size);
   uint64_t ts = 1'000'000;
@@ -33,8 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     nprobe::Packet p;
     p.ip_version = 4;
     p.proto = info->ip_proto;
-    p.sport = dir ? 53 : 40000;
-    p.dport = dir ? 40000 : 53;
+    p.sport = dir ? server_port : 40000;
+    p.dport = dir ? 40000 : server_port;
     p.has_ports = true;
     p.ts_us = ts += 1000;
     (void)info->probe(buf.data(), uint32_t(buf.size()), p.sport, p.dport);
