@@ -62,5 +62,4 @@ echo "fuzz.sh: $name for ${secs}s, corpus $(ls "$work/corpus" | wc -l) files, in
 cd "$work/crashes"
 "$work/fuzzer" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 "$work/corpus"
 }
-main "$@"
-exit $?
+main "$@"; exit $?

@@ -405,15 +405,18 @@ void Engine::tcp_segment(Flow& f, const Packet& p, int dir) {
   }
   TcpFlowState& t = *f.tcp;
   const uint64_t before = uint64_t(t.dir[0].waiting_bytes()) + t.dir[1].waiting_bytes();
-  uint32_t ev;
-  {
-    StreamSink sink(*this, f, dir, &p);
-    ev = t.dir[dir].segment(p.tcp_seq, p.tcp_flags & tcpflag::SYN, p.tcp_flags & tcpflag::FIN, p.payload,
-                            p.payload_len, p.payload_wire_len, sink);
-  }
-  if (f.tcp && (p.tcp_flags & tcpflag::ACK)) {
+  uint32_t ev = 0;
+  // The ACK first: it covers what the sender had received before it sent this segment, so a
+  // hole it settles on the other side comes before this segment's data (a reply after the
+  // commands it answers).
+  if (p.tcp_flags & tcpflag::ACK) {
     StreamSink other(*this, f, 1 - dir, &p);
-    ev |= f.tcp->dir[1 - dir].acked(p.tcp_ack, other);
+    ev |= t.dir[1 - dir].acked(p.tcp_ack, other);
+  }
+  if (f.tcp) {
+    StreamSink sink(*this, f, dir, &p);
+    ev |= f.tcp->dir[dir].segment(p.tcp_seq, p.tcp_flags & tcpflag::SYN, p.tcp_flags & tcpflag::FIN, p.payload,
+                                  p.payload_len, p.payload_wire_len, sink);
   }
   if (ev & TcpStream::kRetransmission) tcp_retransmissions_.fetch_add(1, std::memory_order_relaxed);
   if (ev & TcpStream::kOverlap) {

@@ -73,6 +73,13 @@ class LineReader {
     skipping_ = true;  // the bytes up to the next LF belong to a line we lost the start of
     raw_left_ = 0;
   }
+  // Forget a partial line and start afresh at the next byte (after a gap, when the dissector
+  // knows the bytes that follow start a line: a command verb or a reply code).
+  void restart() {
+    buf_.clear();
+    truncated_ = skipping_ = false;
+    raw_left_ = 0;
+  }
   // Bytes of an unfinished line held (bounded by the cap).
   size_t pending() const { return buf_.size(); }
 

@@ -25,7 +25,9 @@ uint32_t TcpStream::segment(uint32_t seq, bool syn, bool fin, const uint8_t* p, 
     }
   }
   if (!started_) {
-    if (!syn && n == 0) return 0;  // a pure ACK before anything: nothing to anchor on yet
+    // A pure ACK can't anchor a stream, and neither can a 1-byte segment picked up mid-way:
+    // that is what a TCP keep-alive probe looks like (one byte already acknowledged).
+    if (!syn && n <= 1) return 0;
     started_ = true;
     // SYN consumes one sequence number; a stream picked up mid-way starts at its first byte.
     base_seq_ = syn ? seq + 1 : seq;
