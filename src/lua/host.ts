@@ -203,6 +203,9 @@ export class LuaHost {
         if (field) back.set(k, field);
       }
       for (const fd of plugin.fields) {
+        // <PROTO>_TRANSACTIONS stay out of the table: nProbe's tables hold flat values (the
+        // first transaction); a script printing its table (the seed's) should not dump JSON.
+        if (fd.type === 'json') continue;
         if (back.has(fd.lua) || keys.includes(fd.lua)) continue;
         keys.push(fd.lua);
         getters.push(fieldGetter(fd));
