@@ -198,3 +198,21 @@ test('SIGHUP reloads the script without losing a flow; a broken script leaves th
   expect(versions.every((v) => v === 1 || v === 2)).toBe(true);
   expect(versions).toContain(2);
 });
+
+test('tagHttpHost.lua adds HTTP_SITE_TAG to every HTTP flow, by its host', () => {
+  const capture = path.join(PCAP, 'mixed', 'pcapplusplus_many_protocols.pcap');
+  const r = run(['-i', capture, '--lua', path.join(ROOT, 'lua', 'tagHttpHost.lua'), '--json-out', '-']);
+  expect(r.code).toBe(0);
+  const flows = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as FlowRecord);
+  const http = flows.filter((f) => f.L7_PROTO === 7);
+  expect(http.length).toBeGreaterThan(5);
+  // The script's rules, restated: first match wins.
+  const rules: Array<[RegExp, string]> = [[/\.google\.com$/, 'search'], [/\.googleapis\.com$/, 'cloud-api'], [/update/, 'software-update'], [/\.example$/, 'lab'], [/^\d+\.\d+\.\d+\.\d+$/, 'bare-ip']];
+  for (const f of http) {
+    const host = String(f.HTTP_HOST ?? '').toLowerCase();
+    const want = host === '' ? 'no-host' : rules.find(([re]) => re.test(host))?.[1] ?? 'other';
+    expect(`${f.FLOW_ID} ${host} ${f.HTTP_SITE_TAG}`).toBe(`${f.FLOW_ID} ${host} ${want}`);
+  }
+  for (const f of flows.filter((x) => x.L7_PROTO !== 7)) expect(f.HTTP_SITE_TAG).toBeUndefined();
+  expect(new Set(http.map((f) => f.HTTP_SITE_TAG)).size).toBeGreaterThan(1);
+});
