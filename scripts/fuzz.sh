@@ -49,7 +49,7 @@ if [ -n "$seeds" ] && [ -z "$(ls -A "$work/corpus")" ]; then
 import sys, hashlib, os
 out = sys.argv[1]
 for line in sys.stdin:
-    # Tunnelled packets list every layer's value, comma-separated: keep the outermost.
+    # Tunnelled packets list the value of every layer, comma-separated: keep the outermost.
     parts = [p.split(",")[0] for p in line.split()]
     if len(parts) != 3: continue
     sp, dp, hexdata = int(parts[0]), int(parts[1]), parts[2]
