@@ -204,6 +204,12 @@ Napi::Value TestDissect(const Napi::CallbackInfo& info) {
   Napi::Array probes = Napi::Array::New(env, pkts.Length());
   for (uint32_t i = 0; i < pkts.Length(); i++) {
     Napi::Object o = pkts.Get(i).As<Napi::Object>();
+    if (o.Has("gap")) {
+      // A stream hole of this many bytes in direction dir (TCP dissectors).
+      dis->on_gap(int(get_u64(o, "dir", 0)), get_u64(o, "gap", 0));
+      probes.Set(i, Napi::Boolean::New(env, false));
+      continue;
+    }
     Napi::Buffer<uint8_t> b = o.Get("data").As<Napi::Buffer<uint8_t>>();
     nprobe::Packet p;
     p.ip_version = 4;
@@ -271,8 +277,24 @@ Napi::Value TestReassemble(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Test-only: a TCP dissector's stream probe on given first bytes of each direction.
+// testProbeStream(name, c2s: Buffer, s2c: Buffer, clientPort, serverPort) -> 1 | 0 | -1
+Napi::Value TestProbeStream(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const nprobe::DissectorInfo* d = nprobe::find_dissector(info[0].As<Napi::String>().Utf8Value());
+  if (!d || !d->probe_stream) {
+    Napi::Error::New(env, "no TCP dissector of that name").ThrowAsJavaScriptException();
+    return env.Null();
+  }
+  Napi::Buffer<uint8_t> c = info[1].As<Napi::Buffer<uint8_t>>(), s = info[2].As<Napi::Buffer<uint8_t>>();
+  return Napi::Number::New(env, d->probe_stream(c.Data(), uint32_t(c.Length()), s.Data(), uint32_t(s.Length()),
+                                                uint16_t(info[3].As<Napi::Number>().Uint32Value()),
+                                                uint16_t(info[4].As<Napi::Number>().Uint32Value())));
+}
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("testDissect", Napi::Function::New(env, TestDissect));
+  exports.Set("testProbeStream", Napi::Function::New(env, TestProbeStream));
   exports.Set("testReassemble", Napi::Function::New(env, TestReassemble));
   return NativeProbe::Init(env, exports);
 }

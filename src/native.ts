@@ -82,7 +82,9 @@ export interface NativeModule {
     flush?: boolean,
   ): TestReassembleResult;
   /** Test-only: one dissector over given payloads (no capture). */
-  testDissect(name: string, packets: Array<{ dir: number; data: Buffer; ts?: number; sport?: number; dport?: number }>): TestDissectResult;
+  testDissect(name: string, packets: Array<{ dir: number; data?: Buffer; gap?: number; ts?: number; sport?: number; dport?: number }>): TestDissectResult;
+  /** Test-only: a TCP dissector's stream probe (1 yes, 0 need more, -1 no). */
+  testProbeStream(name: string, c2s: Buffer, s2c: Buffer, clientPort: number, serverPort: number): number;
   NativeProbe: new (opts: NativeOptions) => NativeProbe;
   anomalyNames: string[];
   recordFixedSize: number;
