@@ -97,7 +97,8 @@ class Dissector {
   // The L7 id to export (a dissector may refine it, e.g. DHCP -> DHCPv6).
   virtual uint16_t l7_proto() const = 0;
   // TCP only: bytes of direction dir the capture does not have (the stream goes on after
-  // them). A text dissector resyncs at the next line or gives up.
+  // them). A text dissector resyncs at the next line or gives up. The bytes held behind the
+  // hole, if any, come right after this call, before any other payload of that direction.
   virtual void on_gap(int dir, uint64_t bytes) { (void)dir, (void)bytes; }
   // True when the dissector wants no more payload (e.g. after STARTTLS): the probe stops
   // reassembling the flow's streams.
