@@ -61,6 +61,7 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
     c.queue_records = size_t(get_u64(o, "queueRecords", nprobe::limits::kDefaultQueueRecords));
     c.original_speed = o.Has("originalSpeed") && o.Get("originalSpeed").ToBoolean().Value();
     c.dissect = !o.Has("dissect") || o.Get("dissect").ToBoolean().Value();
+    c.dissector_options.credentials = o.Has("credentials") && o.Get("credentials").ToBoolean().Value();
     engine_ = std::make_unique<Engine>(std::move(c));
   }
 
@@ -199,6 +200,13 @@ Napi::Value TestDissect(const Napi::CallbackInfo& info) {
   }
   nprobe::DissectorAnomalyCounts counts;
   nprobe::set_thread_anomaly_counts(&counts);
+  // Optional third argument: dissector options ({credentials}).
+  nprobe::DissectorOptions opts;
+  if (info.Length() > 2 && info[2].IsObject()) {
+    Napi::Object o = info[2].As<Napi::Object>();
+    opts.credentials = o.Has("credentials") && o.Get("credentials").ToBoolean().Value();
+  }
+  nprobe::set_thread_dissector_options(&opts);
   std::unique_ptr<nprobe::Dissector> dis = d->create();
   Napi::Array pkts = info[1].As<Napi::Array>();
   Napi::Array probes = Napi::Array::New(env, pkts.Length());
@@ -234,6 +242,7 @@ Napi::Value TestDissect(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < dis->anomalies().size(); i++) an.Set(uint32_t(i), dis->anomalies()[i]);
   out.Set("anomalies", an);
   nprobe::set_thread_anomaly_counts(nullptr);
+  nprobe::set_thread_dissector_options(nullptr);
   return out;
 }
 

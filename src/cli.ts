@@ -31,6 +31,7 @@ interface Args {
   'original-speed': boolean;
   'stats-interval': number;
   dpi: boolean;
+  'ftp-credentials': boolean;
   lua?: string;
   'lua-timeout-ms': number;
   'lua-memory-mb': number;
@@ -67,6 +68,7 @@ function parseArgs(argv: string[]): Args {
     .option('json-out', { type: 'string', describe: 'Write flows as JSON lines to FILE, or "-" for stdout' })
     .option('original-speed', { type: 'boolean', default: false, describe: 'Replay a capture file at its recorded pace' })
     .option('dpi', { type: 'boolean', default: true, describe: 'Dissect protocols (DNS, DHCP, RADIUS, SIP, GTPv1); --no-dpi exports flows only' })
+    .option('ftp-credentials', { type: 'boolean', default: false, describe: 'Export FTP passwords (FTP_PASSWORD, also in the Lua table); off: never exported' })
     .option('lua', { type: 'string', describe: 'Lua script with check<Protocol>Flow hooks, called right before each flow is exported' })
     .option('lua-timeout-ms', { type: 'number', default: 100, describe: 'Time budget of one hook call; longer calls are stopped and counted' })
     .option('lua-memory-mb', { type: 'number', default: 256, describe: 'Memory cap of the Lua state' })
@@ -132,6 +134,7 @@ async function main(argv: string[]): Promise<number> {
       maxFlows: args['max-num-flows'],
       originalSpeed: args['original-speed'],
       dissect: args.dpi,
+      ftpCredentials: args['ftp-credentials'],
       asList: args['as-list'],
       cityList: args['city-list'],
     });

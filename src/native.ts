@@ -14,6 +14,8 @@ export interface NativeOptions {
   queueRecords?: number;
   originalSpeed?: boolean;
   dissect?: boolean;
+  /** Dissectors may export credentials (FTP_PASSWORD). */
+  credentials?: boolean;
 }
 
 export interface NativeStats {
@@ -82,7 +84,11 @@ export interface NativeModule {
     flush?: boolean,
   ): TestReassembleResult;
   /** Test-only: one dissector over given payloads (no capture). */
-  testDissect(name: string, packets: Array<{ dir: number; data?: Buffer; gap?: number; ts?: number; sport?: number; dport?: number }>): TestDissectResult;
+  testDissect(
+    name: string,
+    packets: Array<{ dir: number; data?: Buffer; gap?: number; ts?: number; sport?: number; dport?: number }>,
+    options?: { credentials?: boolean },
+  ): TestDissectResult;
   /** Test-only: a TCP dissector's stream probe (1 yes, 0 need more, -1 no). */
   testProbeStream(name: string, c2s: Buffer, s2c: Buffer, clientPort: number, serverPort: number): number;
   NativeProbe: new (opts: NativeOptions) => NativeProbe;

@@ -26,6 +26,8 @@ export interface ProbeOptions {
   queueRecords?: number;
   /** Run the L7 dissectors (default true); false = flows only. */
   dissect?: boolean;
+  /** Export credentials the dissectors see (FTP_PASSWORD); default false: never exported. */
+  ftpCredentials?: boolean;
   /** Records pulled per batch (default 1024). */
   batchSize?: number;
   /** DNS client enrichment (src/geo.ts): MaxMind ASN database (nProbe --as-list). */
@@ -102,6 +104,7 @@ export class Probe {
       queueRecords: this.queueRecords,
       originalSpeed: options.originalSpeed,
       dissect: options.dissect ?? true,
+      credentials: options.ftpCredentials ?? false,
     });
     this.donePromise = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;

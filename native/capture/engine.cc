@@ -247,6 +247,7 @@ void Engine::run_live() {
 void Engine::run() {
   pthread_setname_np(pthread_self(), "nprobe-capture");  // shows in top -H, perf, gdb
   set_thread_anomaly_counts(&dissector_anomalies_);
+  set_thread_dissector_options(&cfg_.dissector_options);
   if (cfg_.is_file) {
     run_file();
   } else {

@@ -38,6 +38,7 @@ struct EngineConfig {
   size_t queue_records = 16384;
   bool original_speed = false;
   bool dissect = true;      // run the L7 dissectors (off: flows only)
+  DissectorOptions dissector_options;  // what the user allows them (--ftp-credentials)
 };
 
 // A one-line, user-facing error (bad file, bad filter, unknown interface, ...).

@@ -57,7 +57,12 @@ void FieldWriter::json(std::string_view name, std::string_view text) {
 
 namespace {
 thread_local DissectorAnomalyCounts* t_counts = nullptr;
+thread_local const DissectorOptions* t_options = nullptr;
+const DissectorOptions kDefaultOptions;
 }
+
+void set_thread_dissector_options(const DissectorOptions* o) { t_options = o; }
+const DissectorOptions& dissector_options() { return t_options ? *t_options : kDefaultOptions; }
 
 void DissectorAnomalyCounts::add(const char* name) {
   std::lock_guard<std::mutex> lk(mu_);

@@ -66,6 +66,16 @@ class DissectorAnomalyCounts {
 void set_thread_anomaly_counts(DissectorAnomalyCounts* c);
 void count_anomaly(const char* name);
 
+// Options the user gives the dissectors (EngineConfig::dissector_options). The capture thread
+// sets its probe's options as it sets its anomaly counters; where none were set (the test
+// binding without options, the fuzz harness) the defaults hold: everything off.
+#define NPROBE_HAVE_DISSECTOR_OPTIONS 1
+struct DissectorOptions {
+  bool credentials = false;  // --ftp-credentials: export passwords (FTP_PASSWORD)
+};
+void set_thread_dissector_options(const DissectorOptions* o);  // nullptr: the defaults
+const DissectorOptions& dissector_options();                   // the calling thread's
+
 struct PayloadCtx {
   uint64_t ts_us;
   int dir;                  // 0: client -> server, 1: server -> client
