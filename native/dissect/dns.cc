@@ -13,7 +13,7 @@
 // Caps: pointers followed per name (kMaxPointerHops), names decoded per message
 // (kMaxNamesPerMessage), answer text per message (kMaxResponseText), transactions per flow
 // (kMaxTransactions) and text kept per flow (kMaxFlowTextBytes); each has a named anomaly.
-// Only UDP now; parse_message() takes one message, so DNS over TCP will reuse it as it is.
+// DNS over TCP (dns_tcp.cc) frames the stream and uses parse_message() and Transactions too.
 #include "dns.h"
 
 #include <arpa/inet.h>
@@ -432,6 +432,7 @@ bool parse_message(const uint8_t* data, size_t len, Message& m, Anomalies& an) {
   if (have_any_ttl && !have_addr_ttl) m.ttl = first_any_ttl;
   m.has_ttl = have_any_ttl;
   m.complete = !cut_short;
+  if (m.complete) m.used = r.pos();
   return true;
 }
 
@@ -465,27 +466,135 @@ bool looks_like_dns(const uint8_t* data, size_t len, bool port137) {
   return true;
 }
 
+namespace {
+// The text is escaped ASCII (names, \DDD), so a byte cut never splits a character.
+std::string_view cut(const std::string& s) { return std::string_view(s).substr(0, dissect_limits::kMaxFieldBytes); }
+
+bool same_question(const Transaction& t, const Message& m) {
+  return t.has_question && m.has_question && t.qtype == m.qtype && same_name(t.qname, m.qname);
+}
+}  // namespace
+
+void Transactions::write(FieldWriter& w) const {
+  if (!client_.empty()) {
+    w.str("DNS_CLIENT", client_);
+    // Filled in at export from --as-list / --city-list (src/geo.ts); these are the values
+    // without databases, written here so the keys keep their place next to DNS_CLIENT.
+    w.num("DNS_CLIENT_AS", 0);
+    w.str("DNS_CLIENT_COUNTRY", "");
+    w.str("DNS_CLIENT_CITY", "");
+  }
+  if (txns_.empty()) return;
+  const Transaction& t = txns_.front();
+  if (t.has_question) w.str("DNS_QUERY", t.qname);
+  w.num("DNS_QUERY_ID", t.id);
+  if (t.has_question) w.num("DNS_QUERY_TYPE", t.qtype);
+  if (t.has_response) {
+    w.num("DNS_RET_CODE", t.rcode);
+    w.num("DNS_NUM_ANSWERS", t.num_answers);
+    w.num("DNS_TTL_ANSWER", t.ttl);
+    w.str("DNS_RESPONSE", t.response);
+  }
+  JsonWriter j;
+  j.begin_array();
+  for (const Transaction& x : txns_) {
+    j.begin_object();
+    if (x.has_question) j.kv("DNS_QUERY", cut(x.qname));
+    j.kv("DNS_QUERY_ID", uint64_t(x.id));
+    if (x.has_question) j.kv("DNS_QUERY_TYPE", uint64_t(x.qtype));
+    if (x.has_response) {
+      j.kv("DNS_RET_CODE", uint64_t(x.rcode));
+      j.kv("DNS_NUM_ANSWERS", uint64_t(x.num_answers));
+      j.kv("DNS_TTL_ANSWER", uint64_t(x.ttl));
+      j.kv("DNS_RESPONSE", cut(x.response));
+    }
+    j.end_object();
+  }
+  j.end_array();
+  w.json("DNS_TRANSACTIONS", j.str());
+}
+
+void Transactions::set_client(const IpAddr& a, uint8_t ip_version) {
+  char b[INET6_ADDRSTRLEN];
+  if (ip_version == 4 && inet_ntop(AF_INET, a.b, b, sizeof b)) client_ = b;
+  if (ip_version == 6 && inet_ntop(AF_INET6, a.b, b, sizeof b)) client_ = b;
+}
+
+bool Transactions::done() const {
+  if (!cap_hit_ && !text_cap_hit_) return false;
+  for (const Transaction& t : txns_)
+    if (!t.has_response) return false;
+  return true;
+}
+
+void Transactions::add(const Message& m, Dissector& d) {
+  if (m.qr)
+    on_response(m, d);
+  else
+    on_query(m, d);
+}
+
+Transaction* Transactions::open(Dissector& d) {
+  if (txns_.size() >= dissect_limits::kMaxTransactions) {
+    if (!cap_hit_) d.anomaly("dns_transactions_cap");
+    cap_hit_ = true;
+    return nullptr;
+  }
+  if (text_bytes_ >= kMaxFlowTextBytes) {
+    if (!text_cap_hit_) d.anomaly("dns_flow_text_cap");
+    text_cap_hit_ = true;
+    return nullptr;
+  }
+  txns_.emplace_back();
+  return &txns_.back();
+}
+
+void Transactions::on_query(const Message& m, Dissector& d) {
+  // A retransmission (same id and question, still unanswered) is the same transaction.
+  for (const Transaction& t : txns_)
+    if (t.has_query && !t.has_response && t.id == m.id && same_question(t, m)) return;
+  Transaction* t = open(d);
+  if (!t) return;
+  t->id = m.id;
+  t->has_query = true;
+  take_question(*t, m);
+}
+
+void Transactions::on_response(const Message& m, Dissector& d) {
+  Transaction* t = nullptr;
+  for (Transaction& x : txns_) {
+    // Match the oldest open query with this id and question; a response that repeats no
+    // question (QDCOUNT 0, or cut short) matches by id alone.
+    if (x.has_query && !x.has_response && x.id == m.id && (!m.has_question || same_question(x, m))) {
+      t = &x;
+      break;
+    }
+  }
+  if (!t) {
+    t = open(d);  // the query was not seen (or this repeats an answered one)
+    if (!t) return;
+    t->id = m.id;
+    take_question(*t, m);
+  }
+  t->has_response = true;
+  t->rcode = m.rcode;
+  t->num_answers = m.ancount;
+  t->ttl = m.ttl;
+  t->response = m.response;
+  text_bytes_ += t->response.size();
+}
+
+void Transactions::take_question(Transaction& t, const Message& m) {
+  if (!m.has_question) return;
+  t.has_question = true;
+  t.qname = m.qname;
+  t.qtype = m.qtype;
+  text_bytes_ += t.qname.size();
+}
+
 }  // namespace dns
 
 namespace {
-
-constexpr size_t kMaxTransactions = dissect_limits::kMaxTransactions;
-// All query and answer text kept by one flow (names and DNS_RESPONSE of every transaction):
-// with 64 transactions of up to 2 KiB each a flow could hold 128 KiB; this keeps it at 32.
-constexpr size_t kMaxFlowTextBytes = 32 * 1024;
-
-struct Transaction {
-  uint16_t id = 0;
-  bool has_question = false;
-  std::string qname;
-  uint16_t qtype = 0;
-  bool has_query = false;     // the query itself was seen
-  bool has_response = false;
-  uint8_t rcode = 0;
-  uint16_t num_answers = 0;
-  uint32_t ttl = 0;
-  std::string response;
-};
 
 class DnsDissector final : public Dissector {
  public:
@@ -495,135 +604,17 @@ class DnsDissector final : public Dissector {
     const bool ok = dns::parse_message(c.data, c.len, m, an);
     for (int i = 0; i < an.n; i++) anomaly(an.names[i]);
     if (!ok) return;
-    if (client_.empty() && c.pkt) set_client(*c.pkt, m.qr);
-    if (m.qr)
-      on_response(m);
-    else
-      on_query(m);
+    // The DNS client is whoever asks: the sender of a query, the receiver of a response.
+    if (!log_.has_client() && c.pkt) log_.set_client(m.qr ? c.pkt->dst : c.pkt->src, c.pkt->ip_version);
+    log_.add(m, *this);
   }
 
-  void on_export(FieldWriter& w) override {
-    if (!client_.empty()) {
-      w.str("DNS_CLIENT", client_);
-      // Filled in at export from --as-list / --city-list (src/geo.ts); these are the values
-      // without databases, written here so the keys keep their place next to DNS_CLIENT.
-      w.num("DNS_CLIENT_AS", 0);
-      w.str("DNS_CLIENT_COUNTRY", "");
-      w.str("DNS_CLIENT_CITY", "");
-    }
-    if (txns_.empty()) return;
-    const Transaction& t = txns_.front();
-    if (t.has_question) w.str("DNS_QUERY", t.qname);
-    w.num("DNS_QUERY_ID", t.id);
-    if (t.has_question) w.num("DNS_QUERY_TYPE", t.qtype);
-    if (t.has_response) {
-      w.num("DNS_RET_CODE", t.rcode);
-      w.num("DNS_NUM_ANSWERS", t.num_answers);
-      w.num("DNS_TTL_ANSWER", t.ttl);
-      w.str("DNS_RESPONSE", t.response);
-    }
-    JsonWriter j;
-    j.begin_array();
-    for (const Transaction& x : txns_) {
-      j.begin_object();
-      if (x.has_question) j.kv("DNS_QUERY", cut(x.qname));
-      j.kv("DNS_QUERY_ID", uint64_t(x.id));
-      if (x.has_question) j.kv("DNS_QUERY_TYPE", uint64_t(x.qtype));
-      if (x.has_response) {
-        j.kv("DNS_RET_CODE", uint64_t(x.rcode));
-        j.kv("DNS_NUM_ANSWERS", uint64_t(x.num_answers));
-        j.kv("DNS_TTL_ANSWER", uint64_t(x.ttl));
-        j.kv("DNS_RESPONSE", cut(x.response));
-      }
-      j.end_object();
-    }
-    j.end_array();
-    w.json("DNS_TRANSACTIONS", j.str());
-  }
+  void on_export(FieldWriter& w) override { log_.write(w); }
 
   uint16_t l7_proto() const override { return l7::kDns; }
 
  private:
-  // The text is escaped ASCII (names, \DDD), so a byte cut never splits a character.
-  static std::string_view cut(const std::string& s) {
-    return std::string_view(s).substr(0, dissect_limits::kMaxFieldBytes);
-  }
-
-  // The DNS client is whoever asks: the sender of a query, the receiver of a response.
-  void set_client(const Packet& p, bool response) {
-    const IpAddr& a = response ? p.dst : p.src;
-    char b[INET6_ADDRSTRLEN];
-    if (p.ip_version == 4 && inet_ntop(AF_INET, a.b, b, sizeof b)) client_ = b;
-    if (p.ip_version == 6 && inet_ntop(AF_INET6, a.b, b, sizeof b)) client_ = b;
-  }
-
-  bool same_question(const Transaction& t, const dns::Message& m) const {
-    return t.has_question && m.has_question && t.qtype == m.qtype && dns::same_name(t.qname, m.qname);
-  }
-
-  Transaction* add() {
-    if (txns_.size() >= kMaxTransactions) {
-      if (!cap_hit_) anomaly("dns_transactions_cap");
-      cap_hit_ = true;
-      return nullptr;
-    }
-    if (text_bytes_ >= kMaxFlowTextBytes) {
-      if (!text_cap_hit_) anomaly("dns_flow_text_cap");
-      text_cap_hit_ = true;
-      return nullptr;
-    }
-    txns_.emplace_back();
-    return &txns_.back();
-  }
-
-  void on_query(const dns::Message& m) {
-    // A retransmission (same id and question, still unanswered) is the same transaction.
-    for (const Transaction& t : txns_)
-      if (t.has_query && !t.has_response && t.id == m.id && same_question(t, m)) return;
-    Transaction* t = add();
-    if (!t) return;
-    t->id = m.id;
-    t->has_query = true;
-    take_question(*t, m);
-  }
-
-  void on_response(const dns::Message& m) {
-    Transaction* t = nullptr;
-    for (Transaction& x : txns_) {
-      // Match the oldest open query with this id and question; a response that repeats no
-      // question (QDCOUNT 0, or cut short) matches by id alone.
-      if (x.has_query && !x.has_response && x.id == m.id && (!m.has_question || same_question(x, m))) {
-        t = &x;
-        break;
-      }
-    }
-    if (!t) {
-      t = add();  // the query was not seen (or this repeats an answered one)
-      if (!t) return;
-      t->id = m.id;
-      take_question(*t, m);
-    }
-    t->has_response = true;
-    t->rcode = m.rcode;
-    t->num_answers = m.ancount;
-    t->ttl = m.ttl;
-    t->response = m.response;
-    text_bytes_ += t->response.size();
-  }
-
-  void take_question(Transaction& t, const dns::Message& m) {
-    if (!m.has_question) return;
-    t.has_question = true;
-    t.qname = m.qname;
-    t.qtype = m.qtype;
-    text_bytes_ += t.qname.size();
-  }
-
-  std::vector<Transaction> txns_;
-  std::string client_;
-  size_t text_bytes_ = 0;
-  bool cap_hit_ = false;
-  bool text_cap_hit_ = false;
+  dns::Transactions log_;
 };
 
 bool hint(uint16_t s, uint16_t d) { return s == 53 || d == 53 || s == 5353 || d == 5353; }

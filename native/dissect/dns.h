@@ -1,11 +1,15 @@
 // DNS message parser (RFC 1035 §4: header, question, resource records, name compression;
 // RFC 3596 AAAA, RFC 2782 SRV, RFC 6891 EDNS OPT, RFC 3597 unknown types). One function over
 // one DNS message, whatever carried it: the UDP dissector (dns.cc) calls it per datagram, and
-// DNS over TCP (RFC 7766: a 2-byte length before each message) will call it per message.
+// DNS over TCP (dns_tcp.cc, RFC 7766: a 2-byte length before each message) per message. Both
+// keep their flow's transactions and write their fields through Transactions below.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "dissector.h"
 
 namespace nprobe::dns {
 
@@ -55,6 +59,7 @@ struct Message {
   bool header_ok = false;       // 12 bytes were there
   bool questions_done = false;  // every question of QDCOUNT was read
   bool complete = false;        // every section was walked to its count without error
+  size_t used = 0;              // bytes the sections took (when complete): the message's end
   int names_decoded = 0;
 };
 
@@ -73,5 +78,53 @@ bool netbios_shaped(const uint8_t* data, size_t len, bool port137);
 
 // Lower-case ASCII comparison of two presentation names (RFC 4343: names compare without case).
 bool same_name(const std::string& a, const std::string& b);
+
+// All query and answer text kept by one flow (names and DNS_RESPONSE of every transaction):
+// with 64 transactions of up to 2 KiB each a flow could hold 128 KiB; this keeps it at 32.
+inline constexpr size_t kMaxFlowTextBytes = 32 * 1024;
+
+// One query and its response.
+struct Transaction {
+  uint16_t id = 0;
+  bool has_question = false;
+  std::string qname;
+  uint16_t qtype = 0;
+  bool has_query = false;     // the query itself was seen
+  bool has_response = false;
+  uint8_t rcode = 0;
+  uint16_t num_answers = 0;
+  uint32_t ttl = 0;
+  std::string response;
+};
+
+// A flow's transactions and the fields it exports, whatever carries the messages (UDP
+// datagrams, TCP length-prefixed messages). A query opens a transaction (a retransmission of
+// an unanswered one does not); a response completes the oldest open query with its id and
+// question, in any order (pipelined TCP queries may be answered out of order, RFC 7766 §6.2.1.1).
+// At most dissect_limits::kMaxTransactions transactions and kMaxFlowTextBytes of text; each
+// cap is named on the dissector (dns_transactions_cap, dns_flow_text_cap).
+class Transactions {
+ public:
+  void add(const Message& m, Dissector& d);
+  // DNS_CLIENT, the address that asks (the caller knows which side that is).
+  void set_client(const IpAddr& a, uint8_t ip_version);
+  bool has_client() const { return !client_.empty(); }
+  // True when nothing more can be recorded: a cap was hit and every transaction is answered.
+  bool done() const;
+  // DNS_CLIENT (+ its enrichment placeholders), the first transaction's fields, DNS_TRANSACTIONS.
+  void write(FieldWriter& w) const;
+
+ private:
+  Transaction* open(Dissector& d);
+  void on_query(const Message& m, Dissector& d);
+  void on_response(const Message& m, Dissector& d);
+  void take_question(Transaction& t, const Message& m);
+
+  std::vector<Transaction> txns_;
+  std::string client_;
+  size_t text_bytes_ = 0;
+  bool cap_hit_ = false;
+  bool text_cap_hit_ = false;
+};
 
 }  // namespace nprobe::dns

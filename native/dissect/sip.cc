@@ -1,5 +1,5 @@
-// SIP dissector: RFC 3261 messages over UDP (TCP reuses parse_message() once streams are
-// reassembled), SDP bodies (RFC 4566) for media addresses and codecs, Reason (RFC 3326),
+// SIP dissector: RFC 3261 messages over UDP (sip_tcp.cc frames TCP streams and reuses
+// parse_message() and Calls), SDP bodies (RFC 4566) for media addresses and codecs, Reason (RFC 3326),
 // multipart bodies (RFC 5621), keep-alives (RFC 5626). nProbe's SIP plugin fields.
 //
 // One flow carries several transactions: a call (INVITE dialog), a registration, an OPTIONS
@@ -486,6 +486,44 @@ bool looks_like_sip(const uint8_t* data, size_t len) {
   return false;
 }
 
+bool is_start_line(std::string_view line) {
+  StartLine s;
+  return parse_start_line(line, true, s);
+}
+
+uint64_t head_content_length(const uint8_t* head, size_t len) {
+  // The same reading as parse_message()'s, without reporting: the first Content-Length (or
+  // "l") line among the first kMaxHeaderLines; a second one with another value, a folded
+  // value or one that is not a number within kMaxContentLength means no body.
+  ByteReader r(head, len);
+  LineReader lines(r);
+  Line l;
+  if (!lines.next(l)) return 0;  // the start line
+  std::string_view value;
+  bool have = false, bad = false, in_cl = false;
+  size_t n = 0;
+  while (lines.next(l) && !l.text.empty()) {
+    if (++n > kMaxHeaderLines) break;
+    if (is_ws(l.text.front())) {
+      // A continuation of the first Content-Length value: a number no more, unless blank.
+      if (in_cl && !trim(l.text).empty()) bad = true;
+      continue;
+    }
+    in_cl = false;
+    std::string_view name, v;
+    if (!split_header(l.text, name, v) || header_id(name) != Hdr::kContentLength) continue;
+    if (!have) {
+      value = v, have = true;
+      in_cl = true;  // only the first one's value is kept, so only it can be continued
+    } else if (trim(v) != trim(value)) {
+      bad = true;
+    }
+  }
+  uint64_t cl;
+  if (!have || bad || !parse_uint(trim(value), kMaxContentLength, cl)) return 0;
+  return cl;
+}
+
 bool parse_sdp(std::string_view body, Sdp& out, Dissector& d) {
   std::string_view rest = body, line;
   // The first line of an SDP description is "v=" (RFC 4566 §5).
@@ -727,6 +765,7 @@ uint32_t reason_cause(std::string_view reason) {
 namespace {
 
 using sip::Message;
+using Entry = sip::Calls::Entry;
 
 constexpr size_t kMaxCIpPerEntry = 8;  // SIP_C_IP addresses kept per transaction
 
@@ -740,8 +779,10 @@ constexpr const char* kTimeNames[kNumTimes] = {
     "SIP_BYE_TIME",    "SIP_BYE_OK_TIME",  "SIP_CANCEL_TIME",  "SIP_CANCEL_OK_TIME",
 };
 
+}  // namespace
+
 // One dialog / transaction group of the flow: everything with one Call-ID.
-struct Entry {
+struct sip::Calls::Entry {
   std::string call_id, calling, called, codecs, rtp_src_ip, rtp_dst_ip;
   std::string ua[2], server[2];  // by direction: 0 the flow's client, 1 its server
   std::vector<std::string> c_ip;
@@ -774,6 +815,8 @@ struct Entry {
     return "CALL_STARTED";
   }
 };
+
+namespace {
 
 Kind kind_of(std::string_view method) {
   if (method == "REGISTER") return Kind::kRegister;
@@ -823,30 +866,148 @@ struct JsonSink {
   }
 };
 
+}  // namespace
+
+sip::Calls::Calls() = default;
+sip::Calls::~Calls() = default;
+
+void sip::Calls::write(FieldWriter& w) const {
+  if (entries_.empty()) return;
+  FlatSink flat{w};
+  emit(entries_.front(), flat);
+  JsonWriter j;
+  j.begin_array();
+  for (const Entry& e : entries_) {
+    j.begin_object();
+    JsonSink js{j};
+    emit(e, js);
+    j.end_object();
+  }
+  j.end_array();
+  w.json("SIP_TRANSACTIONS", j.str());
+}
+
+Entry* sip::Calls::entry_for(const std::string& call_id, std::string_view method, bool request, int dir, Dissector& d) {
+  for (Entry& e : entries_)
+    if (e.call_id == call_id) return &e;
+  if (entries_.size() >= dissect_limits::kMaxTransactions) {
+    d.anomaly("sip_transactions_cap");
+    return nullptr;
+  }
+  Entry& e = entries_.emplace_back();
+  e.call_id = call_id;
+  e.kind = kind_of(method);
+  e.caller_dir = request ? dir : 1 - dir;
+  return &e;
+}
+
+void sip::Calls::apply(const Message& m, int dir, uint64_t ts, Dissector& d) {
+  if (!m.has_call_id || m.call_id.empty()) {
+    d.anomaly("sip_missing_call_id");
+    return;
+  }
+  // A response says what it answers only through its CSeq method.
+  const std::string_view method = m.request ? m.method : (m.has_cseq ? std::string_view(m.cseq_method) : "");
+  if (m.request && m.has_cseq && m.cseq_method != m.method) d.anomaly("sip_cseq_method_mismatch");
+  Entry* e = entry_for(m.call_id, method, m.request, dir, d);
+  if (!e) return;
+
+  const bool invite = method == "INVITE";
+  if (invite && e->kind != Kind::kCall) e->kind = Kind::kCall;  // e.g. an OPTIONS came first
+  if (method == "REGISTER" && e->kind == Kind::kOther) e->kind = Kind::kRegister;
+  if (invite && m.request && !e->invite_request_seen) {
+    e->invite_request_seen = true;
+    e->caller_dir = dir;
+  }
+  // Parties: the first INVITE's From/To (a re-INVITE or BYE from the callee swaps them).
+  if (!e->parties_set || (invite && !e->parties_from_invite)) {
+    // From/To were cut at kMaxValueBytes already, so these stay bounded too.
+    e->calling = sip::party(m.from);
+    e->called = sip::party(m.to);
+    e->parties_set = true;
+    e->parties_from_invite = invite;
+  }
+  if (e->ua[dir].empty() && !m.user_agent.empty()) e->ua[dir] = m.user_agent;
+  if (e->server[dir].empty() && !m.server.empty()) e->server[dir] = m.server;
+  if (!e->reason_cause && !m.reason.empty()) e->reason_cause = sip::reason_cause(m.reason);
+
+  if (m.request) {
+    if (invite) e->set_time(kInvite, ts);
+    else if (method == "BYE") e->set_time(kBye, ts);
+    else if (method == "CANCEL") e->set_time(kCancel, ts);
+    else if (method == "REGISTER" && m.has_cseq && (!e->reg_pending || e->reg_cseq != m.cseq)) {
+      // A retransmission keeps its CSeq: the delay runs from the first copy.
+      e->reg_pending = true;
+      e->reg_cseq = m.cseq;
+      e->reg_req_us = ts;
+    }
+  } else if (m.has_cseq) {
+    const int s = m.status;
+    if (s >= 200) e->last_final = s;
+    if (invite) {
+      // Once a 2xx has set the call up, later INVITEs are re-INVITEs (hold, a switch to
+      // T.38 ...): their answers change neither the setup times nor the call's outcome.
+      const bool established = e->times_set & (1u << kInviteOk);
+      if (s == 100) e->set_time(kTrying, ts);
+      else if (s == 180 || s == 183) e->set_time(kRinging, ts);
+      else if (s >= 200 && s < 300) e->set_time(kInviteOk, ts);
+      else if (s >= 300 && !established) e->set_time(kInviteFailure, ts);
+      if (s >= 200 && !established) e->last_invite_final = s;
+    } else if (method == "BYE" && s >= 200 && s < 300) {
+      e->set_time(kByeOk, ts);
+    } else if (method == "CANCEL" && s >= 200 && s < 300) {
+      e->set_time(kCancelOk, ts);
+    } else if (method == "REGISTER" && s >= 200) {
+      if (s < 300) e->reg_ok++;
+      else e->reg_other++;
+      if (e->reg_pending && e->reg_cseq == m.cseq && ts >= e->reg_req_us) {
+        const uint64_t ms = (ts - e->reg_req_us) / 1000;
+        if (ms > e->reg_max_rrd_ms) e->reg_max_rrd_ms = uint32_t(std::min<uint64_t>(ms, UINT32_MAX));
+        e->reg_pending = false;
+      }
+    }
+  }
+
+  const std::string_view body = sip::sdp_body(m, d);
+  if (!body.empty()) apply_sdp(*e, body, dir, d);
+}
+
+void sip::Calls::apply_sdp(Entry& e, std::string_view body, int dir, Dissector& d) {
+  sip::Sdp s;
+  if (!sip::parse_sdp(body, s, d)) return;
+  // The caller's SDP gives the RTP source, the other side's the destination: offer and
+  // answer whichever message carries them (an INVITE offer, or a late offer in the 200).
+  if (dir == e.caller_dir) {
+    if (!e.rtp_src_set) e.rtp_src_ip = s.rtp_ipv4, e.rtp_src_port = s.rtp_port, e.rtp_src_set = true;
+  } else if (!e.rtp_dst_set) {
+    e.rtp_dst_ip = s.rtp_ipv4, e.rtp_dst_port = s.rtp_port, e.rtp_dst_set = true;
+  }
+  if (e.codecs.empty()) e.codecs = s.codecs;
+  for (std::string& a : s.addrs) {
+    bool seen = false;
+    for (const std::string& b : e.c_ip) seen = seen || a == b;
+    if (seen) continue;
+    if (e.c_ip.size() >= kMaxCIpPerEntry) {
+      if (!e.c_ip_capped) d.anomaly("sip_c_ip_cap");
+      e.c_ip_capped = true;
+      break;
+    }
+    e.c_ip.push_back(std::move(a));
+  }
+}
+
+namespace {
+
 class SipDissector final : public Dissector {
  public:
   void on_payload(const PayloadCtx& c) override {
     if (keepalive(c.data, c.len)) return;
     Message m;
     if (sip::parse_message(c.data, c.len, true, m, *this).status != sip::Parse::kOk) return;
-    apply(m, c.dir ? 1 : 0, c.ts_us);
+    calls_.apply(m, c.dir ? 1 : 0, c.ts_us, *this);
   }
 
-  void on_export(FieldWriter& w) override {
-    if (entries_.empty()) return;
-    FlatSink flat{w};
-    emit(entries_.front(), flat);
-    JsonWriter j;
-    j.begin_array();
-    for (const Entry& e : entries_) {
-      j.begin_object();
-      JsonSink js{j};
-      emit(e, js);
-      j.end_object();
-    }
-    j.end_array();
-    w.json("SIP_TRANSACTIONS", j.str());
-  }
+  void on_export(FieldWriter& w) override { calls_.write(w); }
 
   uint16_t l7_proto() const override { return l7::kSip; }
 
@@ -863,116 +1024,7 @@ class SipDissector final : public Dissector {
     return true;
   }
 
-  Entry* entry_for(const std::string& call_id, std::string_view method, bool request, int dir) {
-    for (Entry& e : entries_)
-      if (e.call_id == call_id) return &e;
-    if (entries_.size() >= dissect_limits::kMaxTransactions) {
-      anomaly("sip_transactions_cap");
-      return nullptr;
-    }
-    Entry& e = entries_.emplace_back();
-    e.call_id = call_id;
-    e.kind = kind_of(method);
-    e.caller_dir = request ? dir : 1 - dir;
-    return &e;
-  }
-
-  void apply(const Message& m, int dir, uint64_t ts) {
-    if (!m.has_call_id || m.call_id.empty()) {
-      anomaly("sip_missing_call_id");
-      return;
-    }
-    // A response says what it answers only through its CSeq method.
-    const std::string_view method = m.request ? m.method : (m.has_cseq ? std::string_view(m.cseq_method) : "");
-    if (m.request && m.has_cseq && m.cseq_method != m.method) anomaly("sip_cseq_method_mismatch");
-    Entry* e = entry_for(m.call_id, method, m.request, dir);
-    if (!e) return;
-
-    const bool invite = method == "INVITE";
-    if (invite && e->kind != Kind::kCall) e->kind = Kind::kCall;  // e.g. an OPTIONS came first
-    if (method == "REGISTER" && e->kind == Kind::kOther) e->kind = Kind::kRegister;
-    if (invite && m.request && !e->invite_request_seen) {
-      e->invite_request_seen = true;
-      e->caller_dir = dir;
-    }
-    // Parties: the first INVITE's From/To (a re-INVITE or BYE from the callee swaps them).
-    if (!e->parties_set || (invite && !e->parties_from_invite)) {
-      // From/To were cut at kMaxValueBytes already, so these stay bounded too.
-      e->calling = sip::party(m.from);
-      e->called = sip::party(m.to);
-      e->parties_set = true;
-      e->parties_from_invite = invite;
-    }
-    if (e->ua[dir].empty() && !m.user_agent.empty()) e->ua[dir] = m.user_agent;
-    if (e->server[dir].empty() && !m.server.empty()) e->server[dir] = m.server;
-    if (!e->reason_cause && !m.reason.empty()) e->reason_cause = sip::reason_cause(m.reason);
-
-    if (m.request) {
-      if (invite) e->set_time(kInvite, ts);
-      else if (method == "BYE") e->set_time(kBye, ts);
-      else if (method == "CANCEL") e->set_time(kCancel, ts);
-      else if (method == "REGISTER" && m.has_cseq && (!e->reg_pending || e->reg_cseq != m.cseq)) {
-        // A retransmission keeps its CSeq: the delay runs from the first copy.
-        e->reg_pending = true;
-        e->reg_cseq = m.cseq;
-        e->reg_req_us = ts;
-      }
-    } else if (m.has_cseq) {
-      const int s = m.status;
-      if (s >= 200) e->last_final = s;
-      if (invite) {
-        // Once a 2xx has set the call up, later INVITEs are re-INVITEs (hold, a switch to
-        // T.38 ...): their answers change neither the setup times nor the call's outcome.
-        const bool established = e->times_set & (1u << kInviteOk);
-        if (s == 100) e->set_time(kTrying, ts);
-        else if (s == 180 || s == 183) e->set_time(kRinging, ts);
-        else if (s >= 200 && s < 300) e->set_time(kInviteOk, ts);
-        else if (s >= 300 && !established) e->set_time(kInviteFailure, ts);
-        if (s >= 200 && !established) e->last_invite_final = s;
-      } else if (method == "BYE" && s >= 200 && s < 300) {
-        e->set_time(kByeOk, ts);
-      } else if (method == "CANCEL" && s >= 200 && s < 300) {
-        e->set_time(kCancelOk, ts);
-      } else if (method == "REGISTER" && s >= 200) {
-        if (s < 300) e->reg_ok++;
-        else e->reg_other++;
-        if (e->reg_pending && e->reg_cseq == m.cseq && ts >= e->reg_req_us) {
-          const uint64_t ms = (ts - e->reg_req_us) / 1000;
-          if (ms > e->reg_max_rrd_ms) e->reg_max_rrd_ms = uint32_t(std::min<uint64_t>(ms, UINT32_MAX));
-          e->reg_pending = false;
-        }
-      }
-    }
-
-    const std::string_view body = sip::sdp_body(m, *this);
-    if (!body.empty()) apply_sdp(*e, body, dir);
-  }
-
-  void apply_sdp(Entry& e, std::string_view body, int dir) {
-    sip::Sdp s;
-    if (!sip::parse_sdp(body, s, *this)) return;
-    // The caller's SDP gives the RTP source, the other side's the destination: offer and
-    // answer whichever message carries them (an INVITE offer, or a late offer in the 200).
-    if (dir == e.caller_dir) {
-      if (!e.rtp_src_set) e.rtp_src_ip = s.rtp_ipv4, e.rtp_src_port = s.rtp_port, e.rtp_src_set = true;
-    } else if (!e.rtp_dst_set) {
-      e.rtp_dst_ip = s.rtp_ipv4, e.rtp_dst_port = s.rtp_port, e.rtp_dst_set = true;
-    }
-    if (e.codecs.empty()) e.codecs = s.codecs;
-    for (std::string& a : s.addrs) {
-      bool seen = false;
-      for (const std::string& b : e.c_ip) seen = seen || a == b;
-      if (seen) continue;
-      if (e.c_ip.size() >= kMaxCIpPerEntry) {
-        if (!e.c_ip_capped) anomaly("sip_c_ip_cap");
-        e.c_ip_capped = true;
-        break;
-      }
-      e.c_ip.push_back(std::move(a));
-    }
-  }
-
-  std::vector<Entry> entries_;
+  sip::Calls calls_;
 };
 
 bool hint(uint16_t s, uint16_t d) { return s == 5060 || d == 5060 || s == 5061 || d == 5061; }

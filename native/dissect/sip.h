@@ -1,5 +1,5 @@
 // SIP message and SDP body parsers (RFC 3261 §7, §20; RFC 4566; RFC 3326 Reason; RFC 5621
-// multipart bodies), shared by the UDP dissector in sip.cc and, later, the TCP stream one:
+// multipart bodies), shared by the UDP dissector in sip.cc and the TCP stream one (sip_tcp.cc):
 // parse_message() takes the bytes of one message (a UDP datagram, or the head of a TCP
 // stream) and says how many bytes that message used, so a stream framer can call it again on
 // the rest. Everything it returns refers to the caller's buffer or to owned strings; nothing
@@ -58,6 +58,15 @@ ParseResult parse_message(const uint8_t* data, size_t len, bool datagram, Messag
 // a scheme, "SIP/2.0"), then a complete header line among the next four lines.
 bool looks_like_sip(const uint8_t* data, size_t len);
 
+// The strict start-line test of looks_like_sip() on one line (without its line end).
+bool is_start_line(std::string_view line);
+
+// Stream framing (RFC 3261 §18.3): the body length of the message whose head (start line,
+// headers, blank line) is head[0, len), read as parse_message() reads Content-Length (0 when
+// absent, unusable or conflicting), without reporting anything. A stream framer waits for
+// len + this many bytes, then parses the message once.
+uint64_t head_content_length(const uint8_t* head, size_t len);
+
 struct Sdp {
   std::string codecs;               // "PCMA,G726-32,telephone-event": offered formats, in order
   std::string rtp_ipv4;             // IPv4 connection address of the first active media
@@ -76,5 +85,25 @@ std::string party(std::string_view from_or_to);
 
 // The cause of a Reason header (RFC 3326, "Q.850;cause=16;text=..."), 0 when none.
 uint32_t reason_cause(std::string_view reason);
+
+// A flow's SIP transactions, one per Call-ID (at most dissect_limits::kMaxTransactions, cap
+// named sip_transactions_cap), and the fields it exports: the flat SIP_* fields of the first
+// one and SIP_TRANSACTIONS. Shared by SIP over UDP (sip.cc) and over TCP (sip_tcp.cc); the
+// field rules are in sip.cc's header comment.
+class Calls {
+ public:
+  struct Entry;  // one Call-ID's state (sip.cc)
+  Calls();
+  ~Calls();
+  // One parsed message: dir 0 sent by the flow's client, 1 by its server; ts in microseconds.
+  // Anomalies (missing Call-ID, caps, SDP) are named on d.
+  void apply(const Message& m, int dir, uint64_t ts, Dissector& d);
+  void write(FieldWriter& w) const;
+
+ private:
+  Entry* entry_for(const std::string& call_id, std::string_view method, bool request, int dir, Dissector& d);
+  void apply_sdp(Entry& e, std::string_view body, int dir, Dissector& d);
+  std::vector<Entry> entries_;
+};
 
 }  // namespace nprobe::sip

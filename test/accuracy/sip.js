@@ -25,10 +25,13 @@
 // Second opinion: Zeek's sip.log for zeek_sip_wireshark (call_id, user_agent of each
 // request/response pair) is checked the same way, under its own rows.
 //
-// Exceptions, each with a reason computed from the capture: SIP over TCP (not dissected until
-// TCP reassembly lands: the flow is not labelled, by design of this issue), and in
-// malformed/ the messages the probe rejects by RFC 3261 syntax, which this module re-checks
-// on the packet's own bytes (start line, header lines; it reads the pcap itself).
+// SIP over TCP (sip/suricata_sip_tcp, the IMS handset's connections inside
+// gtp/arkime_gtp_iphone) is checked exactly like UDP: tshark reports a message in the frame
+// that completes it, which lies inside the same TCP flow.
+//
+// Exceptions, each with a reason computed from the capture: in malformed/ the messages the
+// probe rejects by RFC 3261 syntax, which this module re-checks on the packet's own bytes
+// (start line, header lines; it reads the pcap itself).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -149,8 +152,9 @@ const usOf = (ts) => {
 const secOf = (ts) => Number(String(ts).split('.')[0]);
 
 function findFlow(flows, e, us) {
+  const proto = e.proto === 'tcp' ? 6 : 17;
   for (const f of flows) {
-    if (f.PROTOCOL !== 17) continue;
+    if (f.PROTOCOL !== proto) continue;
     const a = f.IPV4_SRC_ADDR ?? f.IPV6_SRC_ADDR;
     const b = f.IPV4_DST_ADDR ?? f.IPV6_DST_ADDR;
     const fwd = a === e.src && b === e.dst && f.L4_SRC_PORT === e.sport && f.L4_DST_PORT === e.dport;
@@ -276,21 +280,12 @@ function check(flows, packets, capture) {
     return null;
   };
 
-  // Messages by flow and Call-ID (UDP; TCP is accounted for as such).
+  // Messages by flow and Call-ID (UDP and TCP alike).
   const groups = new Map();
   for (const p of packets) {
     if (!p.sip) continue;
     const e = endpoints(p);
     for (const pdu of p.sip) {
-      if (e.proto === 'tcp') {
-        for (const k of Object.keys(pdu)) {
-          const fld = { 'sip.Call-ID': 'SIP_CALL_ID', 'sip.User-Agent': 'SIP_UAC/SIP_UAS (TCP: side unknown)', 'sip.from.user': 'SIP_CALLING_PARTY', 'sip.from.host': 'SIP_CALLING_PARTY', 'sip.to.user': 'SIP_CALLED_PARTY', 'sip.to.host': 'SIP_CALLED_PARTY' }[k];
-          if (!fld) continue;
-          F(fld).expected++;
-          explain(fld, `frame ${p.frame}`, 'SIP over TCP: TCP payloads are not dissected until stream reassembly (the TCP issue); parse_message() is written for it');
-        }
-        continue;
-      }
       const us = usOf(p.ts);
       const hit = findFlow(flows, e, us);
       const m = {
@@ -444,6 +439,23 @@ function check(flows, packets, capture) {
         F('SIP_UAC/SIP_UAS (zeek sip.log)').expected++;
         if (cands.some((f) => f.SIP_TRANSACTIONS.some((t) => t.SIP_CALL_ID === row.call_id && (t.SIP_UAC === row.user_agent || t.SIP_UAS === row.user_agent)))) F('SIP_UAC/SIP_UAS (zeek sip.log)').found++;
         else F('SIP_UAC/SIP_UAS (zeek sip.log)').misses.push(`${row.call_id}: ${row.user_agent}`);
+      }
+    }
+  }
+
+  // Suricata's expectation beside this capture: how many TCP flows it sees as SIP.
+  const yaml = path.join(__dirname, '..', 'pcap', capture.replace(/\.pcap$/, '.suricata-test.yaml'));
+  if (fs.existsSync(yaml)) {
+    const m = /stats\.app_layer\.flow\.sip_tcp:\s*(\d+)/.exec(fs.readFileSync(yaml, 'utf8'));
+    if (m) {
+      const want = Number(m[1]);
+      const got = flows.filter((f) => f.PROTOCOL === 6 && f.L7_PROTO === SIP).length;
+      const row = F('SIP over TCP flows (suricata test.yaml)');
+      row.expected += want;
+      row.found += Math.min(want, got);
+      if (got !== want) {
+        if (got > want) row.wrong += got - want;
+        row.misses.push(`${got} TCP flows labelled SIP, suricata counts ${want}`);
       }
     }
   }

@@ -550,8 +550,10 @@ const built = probeBuilt();
     expect(dnsFlows(fuzz.flows).length).toBeGreaterThan(100);
   });
 
-  it('DNS over TCP is not dissected yet: those flows stay unlabelled', () => {
+  it('DNS over TCP goes to the DNS-TCP dissector (test/dissect/dns_tcp.test.ts): the same fields', () => {
     const r = runProbe('dns/tcpdump_dns_tcp.pcap');
-    expect(r.flows.every((f) => f.L7_PROTO === 0)).toBe(true);
+    const tcp = r.flows.filter((f) => f.PROTOCOL === 6);
+    expect(tcp).toHaveLength(1);
+    expect(tcp[0]).toMatchObject({ L7_PROTO: 5, DNS_QUERY: 'www.tcpdump.org', DNS_QUERY_ID: 0x4319, DNS_CLIENT: '192.168.1.11' });
   });
 });
