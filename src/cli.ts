@@ -3,7 +3,7 @@
 // periodic stats, a progress bar on terminals, and one clear line for every bad input.
 import yargs from 'yargs';
 import { closeAll, createOutputs, exportOptions, FlowOutput, listFields, listFieldsRequested, OutputError, outputStatsLines, writeAll } from './export/outputs';
-import { HookStats, LuaHost, LuaLoadError } from './lua/host';
+import type { HookStats, LuaHost } from './lua/host';
 import { Probe, ProbeError } from './probe';
 import { ProgressBar } from './progress';
 import { FlowRecord } from './record';
@@ -154,11 +154,13 @@ async function main(argv: string[]): Promise<number> {
     memoryMb: args['lua-memory-mb'],
     sandbox: args['lua-sandbox'],
   };
-  if (args.lua !== undefined) {
+  // Loaded only when asked for: wasmoon alone adds tens of ms to every start.
+  const luaModule = args.lua !== undefined ? await import('./lua/host') : null;
+  if (args.lua !== undefined && luaModule) {
     try {
-      lua = await LuaHost.load(args.lua, luaOptions);
+      lua = await luaModule.LuaHost.load(args.lua, luaOptions);
     } catch (e) {
-      if (e instanceof LuaLoadError) {
+      if (e instanceof luaModule.LuaLoadError) {
         say(`error: [LUA] ${e.message}`);
         return EXIT_RUNTIME;
       }
@@ -200,9 +202,9 @@ async function main(argv: string[]): Promise<number> {
   let suppressedBefore = 0;
   let hookStatsBefore: HookStats[] = [];
   const onHup = (): void => {
-    if (!lua || args.lua === undefined) return;
+    if (!lua || args.lua === undefined || !luaModule) return;
     const file = args.lua;
-    LuaHost.load(file, luaOptions).then(
+    luaModule.LuaHost.load(file, luaOptions).then(
       (fresh) => {
         if (lua) {
           suppressedBefore += lua.suppressed;

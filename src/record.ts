@@ -22,6 +22,9 @@ export class RawJson {
   }
 }
 
+/** Records holding at least one RawJson value (JSON writers take the slow path only for them). */
+export const recordsWithRawJson = new WeakSet<object>();
+
 /** IPFIX flowEndReason (IANA IE 136), as nProbe's FLOW_END_REASON. */
 export enum FlowEndReason {
   IdleTimeout = 1,
@@ -95,7 +98,7 @@ function anomalyList(mask: DataView, off: number, names: readonly string[]): str
 /** Decodes one readBatch() buffer: u32 count, then count records. */
 export function decodeBatch(buf: Buffer, anomalyNames: readonly string[]): FlowRecord[] {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  const bytes = buf; // a Buffer: its native utf8 slicing beats TextDecoder on short strings
   const n = view.getUint32(0, true);
   const out: FlowRecord[] = new Array(n);
   let p = 4;
@@ -193,26 +196,30 @@ const utf8 = new TextDecoder('utf-8');
  * u8 type (1 number, 2 string, 3 JSON) | u16 name length | name | u32 length | value.
  */
 export function decodeExt(v: DataView, b: Uint8Array, start: number, len: number, rec: Record<string, unknown>): void {
+  // Buffer.toString('utf8', ...) is native and allocation-light; TextDecoder is the fallback.
+  const buf = Buffer.isBuffer(b) ? b : null;
+  const text = (s0: number, e0: number): string => (buf ? buf.toString('utf8', s0, e0) : utf8.decode(b.subarray(s0, e0)));
   let q = start;
   const end = start + len;
   while (q + 7 <= end) {
     const type = b[q];
     const nameLen = v.getUint16(q + 1, true);
-    const name = utf8.decode(b.subarray(q + 3, q + 3 + nameLen));
+    const name = text(q + 3, q + 3 + nameLen);
     q += 3 + nameLen;
     const valLen = v.getUint32(q, true);
     q += 4;
-    const raw = b.subarray(q, q + valLen);
+    const vs = q;
     q += valLen;
     if (type === 1) {
-      rec[name] = v.getFloat64(q - valLen, true);
+      rec[name] = v.getFloat64(vs, true);
     } else if (type === 3) {
-      rec[name] = new RawJson(utf8.decode(raw));
+      rec[name] = new RawJson(text(vs, q));
+      recordsWithRawJson.add(rec);
     } else if (name === '__ANOMALIES') {
       const prev = rec.FLOW_ANOMALIES as string | undefined;
-      rec.FLOW_ANOMALIES = prev ? `${prev},${utf8.decode(raw)}` : utf8.decode(raw);
+      rec.FLOW_ANOMALIES = prev ? `${prev},${text(vs, q)}` : text(vs, q);
     } else {
-      rec[name] = utf8.decode(raw);
+      rec[name] = text(vs, q);
     }
   }
 }

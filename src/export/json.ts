@@ -2,13 +2,15 @@
 // them. Writes batches and honours the stream's back-pressure, so a slow consumer slows the
 // capture (file mode) instead of growing memory.
 import * as fs from 'fs';
-import { FlowRecord, RawJson } from '../record';
+import { FlowRecord, RawJson, recordsWithRawJson } from '../record';
 
 /**
  * One flow as a JSON object: JSON.stringify's output, except that RawJson values (the
  * transactions) are inlined as the text they already are instead of parsed and re-written.
  */
 export function flowToJson(flow: FlowRecord): string {
+  // Most records hold no RawJson: V8's own serializer is the fastest way for them.
+  if (!recordsWithRawJson.has(flow)) return JSON.stringify(flow);
   let out = '{';
   let first = true;
   for (const k in flow) {
