@@ -49,6 +49,7 @@
 
 #include "../util/byte_reader.h"
 #include "../util/json_writer.h"
+#include "base64.h"
 #include "dissector.h"
 #include "line_reader.h"
 
@@ -188,42 +189,10 @@ Lit literal_suffix(std::string_view s, uint64_t& n, std::string_view& before) {
   return plus ? Lit::kNonSync : Lit::kSync;
 }
 
-// ---- base64 (RFC 4648 §4), decoded a byte at a time so a caller can stop early ----
-int b64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-bool b64_text(std::string_view s) {
-  for (char c : s)
-    if (b64_value(c) < 0 && c != '=') return false;
-  return true;
-}
-
-// Calls emit(uint8_t) for each decoded byte until it returns false. False on a character
-// outside the alphabet (padding "=" ends the data).
-template <class Emit>
-bool b64_decode(std::string_view s, Emit&& emit) {
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    if (c == '=') break;
-    const int v = b64_value(c);
-    if (v < 0) return false;
-    acc = (acc << 6) | uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      if (!emit(uint8_t(acc >> bits))) return true;
-      acc &= (1u << bits) - 1;
-    }
-  }
-  return true;
-}
+// base64: native/dissect/base64.h
+using base64::b64_decode;
+using base64::b64_text;
+using base64::b64_value;
 
 // ---- the session ----
 enum class Kind : uint8_t { kOther, kLogin, kAuth, kSelect, kStartTls, kIdle, kCompress };
