@@ -1,11 +1,15 @@
 // DNS dissector (native/dissect/dns.cc) on hex input through the test-only binding, plus the
 // client enrichment (src/geo.ts) and the CLI on the DNS and malformed captures.
+import { noise as noiseBytes } from '../helpers/noise';
 import { describe, expect, it } from '@jest/globals';
 import * as path from 'path';
 
 import { GeoDb } from '../../src/geo';
 import { dissectHex, Payload } from '../helpers/dissect';
 import { probeBuilt, ProbeFlow, ROOT, runCli, runProbe } from '../helpers/probe';
+
+/** Deterministic bytes as hex (test/helpers/noise.ts). */
+const noise = (seed: number, n: number): string => noiseBytes(seed, n).toString('hex');
 
 // ---- message builders (RFC 1035 §4.1 layouts) ----
 const h8 = (n: number): string => (n & 0xff).toString(16).padStart(2, '0');
@@ -48,20 +52,6 @@ const run = (payloads: Payload[]) => dissectHex('DNS', payloads);
 type Txn = Record<string, unknown>;
 const txns = (r: ReturnType<typeof run>): Txn[] => (r.fields.DNS_TRANSACTIONS as Txn[]) ?? [];
 
-// Deterministic bytes for the negative probe tests (xorshift32).
-function noise(seed: number, n: number): string {
-  let x = seed >>> 0 || 1;
-  let out = '';
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out += h8(x);
-  }
-  return out;
-}
 
 describe('DNS message fields', () => {
   it('a query and its A response give every nProbe field', () => {

@@ -6,6 +6,7 @@
 // The binding's `probe` result comes from the dissector's packet probe, which for this TCP
 // dissector answers "do these bytes start a client's DNS-over-TCP stream" (probe_stream on the
 // client side alone).
+import { noise as noiseBytes } from '../helpers/noise';
 import { describe, expect, it } from '@jest/globals';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -14,6 +15,9 @@ import * as path from 'path';
 import { dissectHex, Payload } from '../helpers/dissect';
 import { ACK, ETH_IPV4, ether, ipv4, LINKTYPE, MAC_A, MAC_B, PSH, SYN, writePcap } from '../helpers/pcapgen';
 import { probeBuilt, ProbeFlow, runCli, runProbe } from '../helpers/probe';
+
+/** Deterministic bytes as hex (test/helpers/noise.ts). */
+const noise = (seed: number, n: number): string => noiseBytes(seed, n).toString('hex');
 
 // ---- message builders (RFC 1035 §4.1 layouts) ----
 const h8 = (n: number): string => (n & 0xff).toString(16).padStart(2, '0');
@@ -47,20 +51,6 @@ function cut(hex: string, ...at: number[]): string[] {
   for (const a of [...at, hex.length / 2]) {
     out.push(hex.slice(prev * 2, a * 2));
     prev = a;
-  }
-  return out;
-}
-// Deterministic bytes (xorshift32).
-function noise(seed: number, n: number): string {
-  let x = seed >>> 0 || 1;
-  let out = '';
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out += h8(x);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 // the whole path (payload detection, TCP reassembly with holes, data connections announced by
 // PASV/EPSV/PORT/EPRT and labelled by the engine) through the CLI on the FTP captures and on
 // synthetic captures built here.
+import { noise } from '../helpers/noise';
 import { describe, expect, it } from '@jest/globals';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -26,20 +27,6 @@ const txns = (r: ReturnType<typeof run>): Txn[] => (r.fields.FTP_TRANSACTIONS as
 const GREETING = S('220 (vsFTPd 3.0.3)\n');
 const LOGIN = [C('USER anonymous\n'), S('331 Please specify the password.\n'), C('PASS s3cret-pw@\n'), S('230 Login successful.\n')];
 
-// Deterministic bytes for the negative tests (xorshift32).
-function noise(seed: number, n: number): Buffer {
-  let x = seed >>> 0 || 1;
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 describe('FTP control connection fields', () => {
   it('a whole session: login, PWD, PASV + RETR; flat fields = the first command', () => {

@@ -5,6 +5,7 @@
 // coding, HEAD/1xx/204/304, tunnels, the caps, truncated and invalid input). Detection
 // (probe_stream) and stream gaps need the engine: they run through the CLI on captures built
 // here segment by segment (test/helpers/pcapgen.ts), and on the real captures.
+import { noise } from '../helpers/noise';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -39,18 +40,6 @@ const S = (s: string | Buffer): Payload => ({ dir: 1, hex: typeof s === 'string'
 const run = (p: Payload[]) => dissectHex('HTTP', p);
 type Tx = Record<string, string | number>;
 const txs = (r: ReturnType<typeof run>): Tx[] => (r.fields.HTTP_TRANSACTIONS as Tx[] | undefined) ?? [];
-/** Deterministic pseudo-random bytes. */
-function noise(seed: number, n: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed * 2654435761;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 255;
-  }
-  return b;
-}
 const get = (url: string, host = 'example.com', extra = ''): string => `GET ${url} HTTP/1.1\nHost: ${host}\n${extra}\n`;
 const ok = (body = '', extra = ''): string => `HTTP/1.1 200 OK\nContent-Length: ${Buffer.byteLength(body)}\n${extra}\n${body}`;
 

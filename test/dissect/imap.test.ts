@@ -1,6 +1,7 @@
 // IMAP dissector (native/dissect/imap.cc) on stream chunks through the test-only binding, and
 // the whole path (payload detection, TCP reassembly with holes, caps) through the CLI on the
 // IMAP captures and on synthetic captures built here.
+import { noise } from '../helpers/noise';
 import { describe, expect, it } from '@jest/globals';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -22,20 +23,6 @@ const imapAnomalies = (r: ReturnType<typeof run>): string[] => r.anomalies.filte
 
 const GREETING = S('* OK [CAPABILITY IMAP4rev1 SASL-IR LITERAL+ STARTTLS AUTH=PLAIN] Dovecot ready.\n');
 
-// Deterministic bytes for the negative tests (xorshift32).
-function noise(seed: number, n: number): Buffer {
-  let x = seed >>> 0 || 1;
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 describe('IMAP session fields', () => {
   it('greeting, capabilities, LOGIN with its result, the selected mailbox; flat = first transaction', () => {

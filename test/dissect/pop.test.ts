@@ -1,6 +1,7 @@
 // POP3 dissector (native/dissect/pop.cc) on stream chunks through the test-only binding, and
 // the whole path (payload detection by probe_stream, TCP reassembly with holes, caps) through
 // the CLI on the POP captures and on synthetic captures built here.
+import { noise } from '../helpers/noise';
 import { describe, expect, it } from '@jest/globals';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -24,20 +25,6 @@ const statuses = (r: ReturnType<typeof run>): string[] => txns(r).map((t) => Str
 
 const GREETING = S('+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\n');
 
-// Deterministic bytes for the negative tests (xorshift32).
-function noise(seed: number, n: number): Buffer {
-  let x = seed >>> 0 || 1;
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 /** The whole of a session's bytes re-cut into chunks of 1..max bytes (same direction order). */
 function rechunk(payloads: Payload[], max: number, seed: number): Payload[] {

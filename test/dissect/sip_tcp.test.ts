@@ -6,6 +6,7 @@
 // The binding's `probe` result comes from the dissector's packet probe, which for this TCP
 // dissector answers "do these bytes start a client's SIP-over-TCP stream" (probe_stream on the
 // client side alone).
+import { noise } from '../helpers/noise';
 import { describe, expect, it } from '@jest/globals';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -51,19 +52,6 @@ function cut(s: string, ...at: number[]): string[] {
   for (const a of [...at, s.length]) {
     out.push(s.slice(prev, a));
     prev = a;
-  }
-  return out;
-}
-function noise(seed: number, n: number): Buffer {
-  let x = seed >>> 0 || 1;
-  const out = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
   }
   return out;
 }

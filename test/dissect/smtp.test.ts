@@ -1,6 +1,7 @@
 // SMTP dissector (native/dissect/smtp.cc) on stream chunks through the test-only binding, and
 // the whole path (payload detection, TCP reassembly with holes, caps) through the CLI on the
 // SMTP captures and on synthetic captures built here.
+import { noise } from '../helpers/noise';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -31,20 +32,6 @@ function mail(from: string, to: string[], message: string): Payload[] {
   return out;
 }
 
-// Deterministic bytes for the negative tests (xorshift32).
-function noise(seed: number, n: number): Buffer {
-  let x = seed >>> 0 || 1;
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 describe('SMTP session fields', () => {
   it('a whole session: HELO, AUTH PLAIN, envelope, headers; flat fields = the first mail', () => {
