@@ -18,6 +18,11 @@ export interface LuaOptions {
   sandbox?: boolean;
   /** Where hook errors are reported (once per distinct message). */
   log?: (line: string) => void;
+  /**
+   * Runs on the fresh state after the prelude and before the script is loaded: installs
+   * modules the script may `require` at load time (the drweb modules, issue 6).
+   */
+  preload?: (engine: LuaEngine) => void;
 }
 
 export interface HookStats {
@@ -166,6 +171,11 @@ export class LuaHost {
     return host;
   }
 
+  /** The script's Lua state, shared with the connection hook (DESIGN.md §5). */
+  get lua(): LuaEngine {
+    return this.engine;
+  }
+
   /** Plugins whose check<Protocol>Flow the script defines. */
   get enabled(): Plugin[] {
     return this.byIndex.map((b) => b.plugin);
@@ -185,6 +195,7 @@ export class LuaHost {
     engine.doStringSync(PRELUDE);
     const N = engine.global.get('__nprobe') as Record<string, (...a: unknown[]) => unknown>;
     if (this.opts.sandbox) N.sandbox();
+    this.opts.preload?.(engine);
     const err = N.loadscript(src, this.file) as string | null | undefined;
     if (err) {
       engine.global.close();
