@@ -8,6 +8,7 @@
         "native/decode/decoder.cc",
         "native/decode/ip_frag.cc",
         "native/flow/flow_table.cc",
+        "native/export/json_lines.cc",
         "native/reassembly/tcp_stream.cc",
         "native/dissect/dissector.cc",
         "native/dissect/list.cc",

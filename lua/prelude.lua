@@ -1,26 +1,59 @@
 -- nprobe's Lua prelude: runs in the script's Lua state before the script itself.
 -- The host (src/lua/host.ts) calls __nprobe.run() once per batch of flows, so a flow costs no
--- JS<->Lua crossing of its own: the batch arrives as one chunk of Lua source holding the
--- values, the tables are built here, each check<Protocol>Flow is called under pcall with a
--- time budget, and one string comes back with what the hooks said (suppress, changed keys,
--- errors, time-outs).
+-- JS<->Lua crossing of its own: the batch arrives as one binary string (written straight into
+-- wasm memory: a JS string would be converted char by char and then parsed by load(), which
+-- was most of the cost), the tables are built here, each check<Protocol>Flow is called under
+-- pcall with a time budget, and one string comes back with what the hooks said (suppress,
+-- changed keys, errors, time-outs).
 local load, pcall, next, type, tostring, error = load, pcall, next, type, tostring, error
+local setmetatable, rawset, unpack = setmetatable, rawset, string.unpack
 local concat, floor, clock, sethook = table.concat, math.floor, os.clock, debug.sethook
 
 local TIMEOUT = "\0nprobe:timeout"
 local N = {}
 __nprobe = N
 
--- hooks[i] = { fn = "checkDNSFlow", tbl = "dns", keys = {...}, kidx = {key = j} }
+-- hooks[i] = { fn = "checkDNSFlow", tbl = "dns", keys = {...}, kidx = {key = j},
+--              build = f(s, pos, orig) -> t, pos, same = f(t, orig) -> bool }
 local hooks = {}
 -- stats[i] = { calls, errors, timeouts, suppressed, total (s), hist = {log2 us buckets} }
 local stats = {}
 
-function N.register(i, fn, tbl, ...)
+-- Keys a hook adds to its table are noticed by this metatable (__newindex runs only for keys
+-- the table does not hold), so an unchanged table is checked without walking it.
+local added = false
+local NEWKEY = { __newindex = function(t, k, v) added = true; rawset(t, k, v) end }
+
+-- For one hook, generated once at registration: a function that unpacks a flow's values in
+-- one string.unpack call and builds its table with one constructor (presized, no rehash), and
+-- one that tells whether the hook left every value as it was. types: "i" integer, "s" string.
+local function compile(keys, types)
+  local fmt, vars, fields, orig, same = { "<" }, {}, {}, {}, {}
+  for j = 1, #keys do
+    fmt[#fmt + 1] = types:sub(j, j) == "i" and "i8" or "s4"
+    local k = string.format("%q", keys[j])
+    vars[j] = "v" .. j
+    fields[j] = "[" .. k .. "]=v" .. j
+    orig[j] = "o[" .. j .. "]=v" .. j
+    same[j] = "t[" .. k .. "]==o[" .. j .. "]"
+  end
+  local src = "local unpack, setmetatable, NEWKEY = ...\n" ..
+    "return function(s, p, o)\n" ..
+    "  local " .. concat(vars, ",") .. ", np = unpack(" .. string.format("%q", concat(fmt)) .. ", s, p)\n" ..
+    "  " .. concat(orig, "; ") .. "\n" ..
+    "  return setmetatable({" .. concat(fields, ",") .. "}, NEWKEY), np\n" ..
+    "end, function(t, o)\n" ..
+    "  return " .. concat(same, " and ") .. "\n" ..
+    "end\n"
+  return load(src, "=hook table", "t")(unpack, setmetatable, NEWKEY)
+end
+
+function N.register(i, fn, tbl, types, ...)
   local keys = { ... }
   local kidx = {}
   for j = 1, #keys do kidx[keys[j]] = j end
-  hooks[i] = { fn = fn, tbl = tbl, keys = keys, kidx = kidx }
+  local build, same = compile(keys, types)
+  hooks[i] = { fn = fn, tbl = tbl, keys = keys, kidx = kidx, build = build, same = same }
   stats[i] = { 0, 0, 0, 0, 0.0, {} }
 end
 
@@ -56,23 +89,39 @@ local function numstr(v)
   return "s", clean(v)
 end
 
--- src: "return {h, v1..vk, h, v1..vk, ...}" where h is a registered hook index.
--- budget: seconds per call. Returns records separated by \2, fields by \1:
+-- A flow whose values do not fit its hook's layout (a float, a string where a number is
+-- expected): every value carries its own type byte. 0 integer, 1 float, 2 string.
+local function build_tagged(hk, s, p, o)
+  local t, keys = {}, hk.keys
+  for j = 1, #keys do
+    local ty, v
+    ty, p = unpack("B", s, p)
+    if ty == 0 then v, p = unpack("<i8", s, p)
+    elseif ty == 1 then v, p = unpack("<n", s, p)
+    else v, p = unpack("<s4", s, p) end
+    o[j] = v
+    t[keys[j]] = v
+  end
+  return setmetatable(t, NEWKEY), p
+end
+
+-- s: the batch, per flow: hook index (1 byte), layout (1 byte: 0 the hook's own, 1 tagged),
+-- the values. budget: seconds per call. Returns records separated by \2, fields by \1:
 --   S pos | E pos msg | T pos | K pos key type value
-function N.run(src, budget)
-  local vals = load(src, "=batch", "t")()
+function N.run(s, budget)
   local out = {}
+  local orig = {}
   local pos = 0
-  local i = 1
-  local nv = #vals
+  local p, n = 1, #s
   sethook(watchdog, "", 1000)
-  while i <= nv do
-    local h = vals[i]
+  while p <= n do
+    local h, layout
+    h, layout, p = unpack("BB", s, p)
     local hk = hooks[h]
-    local keys, kidx, nk = hk.keys, hk.kidx, #hk.keys
-    local t = {}
-    for j = 1, nk do t[keys[j]] = vals[i + j] end
+    local t
+    if layout == 0 then t, p = hk.build(s, p, orig) else t, p = build_tagged(hk, s, p, orig) end
     _G[hk.tbl] = t
+    added = false
     local fn = _G[hk.fn]
     local st = stats[h]
     local t0 = clock()
@@ -100,17 +149,19 @@ function N.run(src, budget)
         out[#out + 1] = "S\1" .. pos
       end
       -- Keys the hook added or changed are exported with the flow.
-      for k, v in next, t do
-        local j = kidx[k]
-        if (j == nil or vals[i + j] ~= v) and type(k) == "string" and (type(v) == "string" or type(v) == "number") then
-          local ty, text = numstr(v)
-          out[#out + 1] = "K\1" .. pos .. "\1" .. clean(k) .. "\1" .. ty .. "\1" .. text
+      if added or not hk.same(t, orig) then
+        local kidx = hk.kidx
+        for k, v in next, t do
+          local j = kidx[k]
+          if (j == nil or orig[j] ~= v) and type(k) == "string" and (type(v) == "string" or type(v) == "number") then
+            local ty, text = numstr(v)
+            out[#out + 1] = "K\1" .. pos .. "\1" .. clean(k) .. "\1" .. ty .. "\1" .. text
+          end
         end
       end
     end
     _G[hk.tbl] = nil
     pos = pos + 1
-    i = i + nk + 1
   end
   sethook()
   return concat(out, "\2")

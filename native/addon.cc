@@ -3,9 +3,11 @@
 // finished flows with readBatch() as one Buffer of encoded records (flow/flow_record.h).
 #include <napi.h>
 
+#include <cstring>
 #include <memory>
 
 #include "capture/engine.h"
+#include "export/json_lines.h"
 #include "reassembly/tcp_stream.h"
 #include "util/limits.h"
 
@@ -301,7 +303,51 @@ Napi::Value TestProbeStream(const Napi::CallbackInfo& info) {
                                                 uint16_t(info[4].As<Napi::Number>().Uint32Value())));
 }
 
+// JSON lines for the JSON outputs, formatted from a readBatch() buffer on the JS thread
+// (export/json_lines.h). L7 names come from JS once (plugins/l7.ts is their one source).
+std::vector<std::string> g_l7_names;
+std::vector<std::string> g_anomaly_names;
+
+Napi::Value SetL7Names(const Napi::CallbackInfo& info) {
+  Napi::Array a = info[0].As<Napi::Array>();
+  g_l7_names.assign(a.Length(), std::string());
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value v = a.Get(i);
+    g_l7_names[i] = v.IsString() ? v.As<Napi::String>().Utf8Value() : "Unknown";
+  }
+  return info.Env().Undefined();
+}
+
+// formatJson(batch: Buffer) -> { text: Buffer, ends: Uint32Array, fallback: Uint32Array }
+Napi::Value FormatJson(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBuffer()) {
+    Napi::TypeError::New(env, "formatJson(batch: Buffer)").ThrowAsJavaScriptException();
+    return env.Null();
+  }
+  if (g_anomaly_names.empty())
+    for (size_t i = 0; i < nprobe::kAnomalyCount; i++)
+      g_anomaly_names.emplace_back(nprobe::anomaly_name(static_cast<nprobe::Anomaly>(i)));
+  Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();
+  auto* res = new nprobe::JsonLinesResult();
+  nprobe::format_json_lines(b.Data(), b.Length(), g_anomaly_names, g_l7_names, *res);
+  Napi::Object o = Napi::Object::New(env);
+  auto ends = Napi::Uint32Array::New(env, res->ends.size());
+  if (!res->ends.empty()) std::memcpy(ends.Data(), res->ends.data(), res->ends.size() * 4);
+  auto fb = Napi::Uint32Array::New(env, res->fallback.size());
+  if (!res->fallback.empty()) std::memcpy(fb.Data(), res->fallback.data(), res->fallback.size() * 4);
+  o.Set("ends", ends);
+  o.Set("fallback", fb);
+  // The text is handed over without a copy; the buffer frees it.
+  char* data = res->text.data();
+  const size_t n = res->text.size();
+  o.Set("text", Napi::Buffer<char>::New(env, data, n, [](Napi::Env, char*, nprobe::JsonLinesResult* r) { delete r; }, res));
+  return o;
+}
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  exports.Set("setL7Names", Napi::Function::New(env, SetL7Names));
+  exports.Set("formatJson", Napi::Function::New(env, FormatJson));
   exports.Set("testDissect", Napi::Function::New(env, TestDissect));
   exports.Set("testProbeStream", Napi::Function::New(env, TestProbeStream));
   exports.Set("testReassemble", Napi::Function::New(env, TestReassemble));

@@ -6,7 +6,7 @@ import { closeAll, createOutputs, exportOptions, FlowOutput, listFields, listFie
 import type { HookStats, LuaHost } from './lua/host';
 import { Probe, ProbeError } from './probe';
 import { ProgressBar } from './progress';
-import { FlowRecord } from './record';
+import type { FlowBatch } from './batch';
 import { StatsReporter, summaryLines } from './stats';
 
 const EXIT_OK = 0;
@@ -236,13 +236,14 @@ async function main(argv: string[]): Promise<number> {
 
   let failure: Error | null = null;
   let exported = 0;
-  const sink = (batch: FlowRecord[]): void | Promise<void> => {
-    const flows = lua ? lua.process(batch) : batch;
-    exported += flows.length;
-    return writeAll(outputs, flows);
+  // Batches stay undecoded unless a hook or a non-JSON output needs records (src/batch.ts).
+  const sink = (batch: FlowBatch): void | Promise<void> => {
+    if (lua) lua.processBatch(batch);
+    exported += batch.kept;
+    return writeAll(outputs, batch);
   };
   try {
-    await probe.run(sink);
+    await probe.runBatches(sink);
   } catch (e) {
     failure = e as Error;
   }

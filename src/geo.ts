@@ -80,6 +80,11 @@ export class GeoDb {
   }
 
   /** Fills the client fields of DNS flows in place (other flows are left alone). */
+  /** True for the flows enrich() fills in (DNS). */
+  wants(l7: number): boolean {
+    return DNS_L7.has(l7);
+  }
+
   enrich(flow: Record<string, unknown>): void {
     if (!DNS_L7.has(flow.L7_PROTO as number)) return;
     const ip = flow.DNS_CLIENT;

@@ -92,6 +92,10 @@ export interface NativeModule {
   /** Test-only: a TCP dissector's stream probe (1 yes, 0 need more, -1 no). */
   testProbeStream(name: string, c2s: Buffer, s2c: Buffer, clientPort: number, serverPort: number): number;
   NativeProbe: new (opts: NativeOptions) => NativeProbe;
+  /** L7 names by nDPI id for formatJson (plugins/l7.ts is their source). */
+  setL7Names(names: string[]): void;
+  /** JSON lines of a readBatch() buffer (native/export/json_lines.h). */
+  formatJson(batch: Buffer): { text: Buffer; ends: Uint32Array; fallback: Uint32Array };
   anomalyNames: string[];
   recordFixedSize: number;
   libpcapVersion: string;

@@ -3,7 +3,8 @@
 import * as fs from 'fs';
 import { GeoDb } from './geo';
 import { loadNative, NativeProbe, NativeStats } from './native';
-import { decodeBatch, FlowRecord } from './record';
+import { FlowBatch } from './batch';
+import { FlowRecord } from './record';
 
 export interface ProbeOptions {
   /** Interface name or capture file (pcap or pcapng, any extension); "-" reads a capture from stdin. */
@@ -51,6 +52,8 @@ export class ProbeError extends Error {
 
 /** Receives each batch of finished flows; a returned promise holds the next batch back. */
 export type FlowSink = (flows: FlowRecord[]) => void | Promise<void>;
+/** The same, with the batch undecoded (src/batch.ts): records only where they are needed. */
+export type BatchSink = (batch: FlowBatch) => void | Promise<void>;
 
 /** Decides whether -i names a capture file (it exists and is not a device) or an interface. */
 export function isCaptureFile(name: string): boolean {
@@ -71,7 +74,7 @@ export class Probe {
   private readonly native: NativeProbe;
   private readonly anomalyNames: readonly string[];
   private readonly batchSize: number;
-  private sink: FlowSink | null = null;
+  private sink: BatchSink | null = null;
   private pumping = false;
   private signalled = false;
   private finished = false;
@@ -132,6 +135,11 @@ export class Probe {
    * capture has ended (end of file, or stop()) and every flow has been handed to the sink.
    */
   run(sink: FlowSink): Promise<void> {
+    return this.runBatches((b) => sink(b.records()));
+  }
+
+  /** As run(), with each batch undecoded: the fast path for JSON outputs (src/batch.ts). */
+  runBatches(sink: BatchSink): Promise<void> {
     if (this.sink) throw new Error('Probe.run() called twice');
     this.sink = sink;
     this.startedAt = Date.now();
@@ -227,10 +235,17 @@ export class Probe {
         const done = this.native.isDone();
         const buf = this.native.readBatch(this.batchSize);
         if (buf) {
-          const flows = decodeBatch(buf, this.anomalyNames);
-          if (this.geo) for (const f of flows) this.geo.enrich(f);  // DNS client fields
-          this.delivered += flows.length;
-          const r = this.sink!(flows);
+          const batch = new FlowBatch(buf, this.anomalyNames);
+          if (this.geo) {
+            // DNS client fields: only DNS flows are decoded for it.
+            for (let i = 0; i < batch.length; i++) {
+              if (!this.geo.wants(batch.l7(i))) continue;
+              this.geo.enrich(batch.record(i));
+              batch.markChanged(i);
+            }
+          }
+          this.delivered += batch.length;
+          const r = this.sink!(batch);
           if (r) await r;
           continue;
         }

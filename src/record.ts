@@ -109,6 +109,11 @@ export function decodeBatch(buf: Buffer, anomalyNames: readonly string[]): FlowR
   return out;
 }
 
+/** The record at offset p of a readBatch() buffer. */
+export function decodeRecordAt(buf: Buffer, p: number, anomalyNames: readonly string[]): FlowRecord {
+  return decodeRecord(new DataView(buf.buffer, buf.byteOffset, buf.byteLength), buf, p, anomalyNames);
+}
+
 function decodeRecord(v: DataView, b: Uint8Array, p: number, anomalyNames: readonly string[]): FlowRecord {
   const firstUs = u64(v, p + 8);
   const lastUs = u64(v, p + 16);

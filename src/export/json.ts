@@ -48,11 +48,17 @@ export class JsonLinesWriter {
 
   /** Writes a batch; resolves when the stream can take more (or at once if it can). */
   write(flows: FlowRecord[]): void | Promise<void> {
-    if (this.failed) throw this.failed;
     if (flows.length === 0) return;
     let text = '';
     for (const f of flows) text += flowToJson(f) + '\n';
-    this.written += flows.length;
+    return this.writeText(text, flows.length);
+  }
+
+  /** Writes lines already formatted (FlowBatch.jsonLines()) for `flows` flows. */
+  writeText(text: string | Buffer, flows: number): void | Promise<void> {
+    if (this.failed) throw this.failed;
+    if (flows === 0) return;
+    this.written += flows;
     if (this.stream.write(text)) return;
     return new Promise<void>((resolve, reject) => {
       const onDrain = (): void => {
@@ -66,6 +72,11 @@ export class JsonLinesWriter {
       this.stream.once('drain', onDrain);
       this.stream.once('error', onError);
     });
+  }
+
+  /** Bytes written and not yet taken by the file or pipe. */
+  get backlogBytes(): number {
+    return (this.stream as NodeJS.WritableStream & { writableLength?: number }).writableLength ?? 0;
   }
 
   /** Flushes and closes (stdout is flushed, not closed). */

@@ -6,6 +6,7 @@
 import type { Argv } from 'yargs';
 import { isCaptureFile } from '../probe';
 import { FlowRecord } from '../record';
+import type { FlowBatch } from '../batch';
 import { CollectorAddress, CollectorExporter, CollectorLink, CollectorSpecError, LinkStats, parseCollectors } from './collector';
 import { DumpFormat, dumpColumns, FlowDumpWriter, PROTOCOL_DUMPS, ProtocolDumpWriter } from './dump';
 import { DEFAULT_TEMPLATE, ElementDef, listFields as listElementFields, parseTemplate, TemplateError, TemplateSet } from './fields';
@@ -28,6 +29,8 @@ export interface FlowOutput {
   readonly name: string;
   /** A returned promise is back-pressure: the capture (file mode) waits for it. */
   write(flows: FlowRecord[]): void | Promise<void>;
+  /** The same from an undecoded batch (src/batch.ts); outputs without it get batch.records(). */
+  writeBatch?(batch: FlowBatch): void | Promise<void>;
   /** Flushes and closes; waits (bounded) for queued network output. */
   close(): Promise<void>;
   stats(): OutputStats;
@@ -185,6 +188,9 @@ class JsonOutput implements FlowOutput {
   }
   write(flows: FlowRecord[]): void | Promise<void> {
     return this.w.write(flows);
+  }
+  writeBatch(batch: FlowBatch): void | Promise<void> {
+    return this.w.writeText(batch.jsonLines(), batch.kept);
   }
   close(): Promise<void> {
     return this.w.close();
@@ -360,10 +366,10 @@ async function collectorOutput(
 }
 
 /** Writes a batch to every output; the promise (if any) settles when all can take more. */
-export function writeAll(outputs: FlowOutput[], flows: FlowRecord[]): void | Promise<void> {
+export function writeAll(outputs: FlowOutput[], batch: FlowRecord[] | FlowBatch): void | Promise<void> {
   let pending: Promise<void>[] | null = null;
   for (const o of outputs) {
-    const r = o.write(flows);
+    const r = Array.isArray(batch) ? o.write(batch) : o.writeBatch ? o.writeBatch(batch) : o.write(batch.records());
     if (r) (pending ??= []).push(r);
   }
   if (pending) return Promise.all(pending).then(() => undefined);

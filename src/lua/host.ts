@@ -1,13 +1,14 @@
 // The Lua host: one wasmoon (Lua 5.4) state per script, nProbe's check<Protocol>Flow hooks
 // (seed 002, DESIGN.md §4) called right before export, batch by batch. The batch crosses
-// into Lua once, as Lua source holding the values (lua/prelude.lua builds the tables), and
-// one string comes back: per-flow JS<->Lua crossings cost ~12 us each in wasmoon.
+// into Lua once, as one binary string written straight into wasm memory (lua/prelude.lua
+// unpacks it and builds the tables), and one string comes back: per-flow JS<->Lua crossings
+// cost ~12 us each in wasmoon, and a JS string, or Lua source, costs ~1 us per value.
 import * as fs from 'fs';
 import * as path from 'path';
 import { LuaEngine, LuaFactory, LuaMultiReturn } from 'wasmoon';
 import { FieldDef, Plugin, PLUGINS } from '../../plugins';
+import { FlowBatch } from '../batch';
 import { FlowRecord } from '../record';
-import { luaLiteral } from './literal';
 
 export interface LuaOptions {
   /** Per-call time budget (ms): a hook running longer is stopped and counted (default 100). */
@@ -42,6 +43,8 @@ interface HookBinding {
   index: number;
   plugin: Plugin;
   keys: string[];
+  /** Per key: true when the table holds an integer there, false for a string. */
+  ints: boolean[];
   /** For each key: how to read it off a record. */
   getters: Array<(f: FlowRecord) => string | number>;
   /** Lua key -> record field, for keys the hook may change. */
@@ -55,22 +58,91 @@ const PRELUDE_FILE = [path.resolve(__dirname, '..', '..', '..', 'lua', 'prelude.
 const PRELUDE = fs.readFileSync(PRELUDE_FILE ?? 'lua/prelude.lua', 'utf8');
 
 /** The common keys of every table (seed 002), in order, and where each comes from. */
-const COMMON: Array<[string, string | null, (f: FlowRecord) => string | number]> = [
-  ['nprobe.pid', null, () => process.pid],
-  ['flow.id', 'FLOW_ID', (f) => f.FLOW_ID],
-  ['flow.from', null, (f) => f.IPV4_SRC_ADDR ?? f.IPV6_SRC_ADDR ?? ''],
-  ['flow.to', null, (f) => f.IPV4_DST_ADDR ?? f.IPV6_DST_ADDR ?? ''],
-  ['flow.sport', 'L4_SRC_PORT', (f) => f.L4_SRC_PORT],
-  ['flow.dport', 'L4_DST_PORT', (f) => f.L4_DST_PORT],
-  ['flow.duration', null, (f) => f.LAST_SWITCHED - f.FIRST_SWITCHED],
-  ['flow.beginTime', 'FIRST_SWITCHED', (f) => f.FIRST_SWITCHED],
-  ['flow.endTime', 'LAST_SWITCHED', (f) => f.LAST_SWITCHED],
-  ['flow.l7_proto', 'L7_PROTO', (f) => f.L7_PROTO],
-  ['flow.protocol', 'PROTOCOL', (f) => f.PROTOCOL],
+const COMMON: Array<[string, string | null, boolean, (f: FlowRecord) => string | number]> = [
+  ['nprobe.pid', null, true, () => process.pid],
+  ['flow.id', 'FLOW_ID', true, (f) => f.FLOW_ID],
+  ['flow.from', null, false, (f) => f.IPV4_SRC_ADDR ?? f.IPV6_SRC_ADDR ?? ''],
+  ['flow.to', null, false, (f) => f.IPV4_DST_ADDR ?? f.IPV6_DST_ADDR ?? ''],
+  ['flow.sport', 'L4_SRC_PORT', true, (f) => f.L4_SRC_PORT],
+  ['flow.dport', 'L4_DST_PORT', true, (f) => f.L4_DST_PORT],
+  ['flow.duration', null, true, (f) => f.LAST_SWITCHED - f.FIRST_SWITCHED],
+  ['flow.beginTime', 'FIRST_SWITCHED', true, (f) => f.FIRST_SWITCHED],
+  ['flow.endTime', 'LAST_SWITCHED', true, (f) => f.LAST_SWITCHED],
+  ['flow.l7_proto', 'L7_PROTO', true, (f) => f.L7_PROTO],
+  ['flow.protocol', 'PROTOCOL', true, (f) => f.PROTOCOL],
 ];
 
+function isNumeric(fd: FieldDef): boolean {
+  return fd.type.startsWith('unsigned') || fd.type === 'dateTimeMilliseconds';
+}
+
+/**
+ * The batch for N.run (lua/prelude.lua), per flow: hook index, layout, values. Layout 0 is
+ * the hook's own (integers as i8, strings as s4, little-endian: one string.unpack call per
+ * flow); layout 1 tags every value (0 integer, 1 float, 2 string) for the rare flow whose
+ * values do not fit it (a float, a string where a number is expected).
+ */
+class BatchWriter {
+  buf = Buffer.allocUnsafe(1 << 16);
+  len = 0;
+
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+
+  flow(b: HookBinding, f: FlowRecord): void {
+    const vals = b.getters.map((get) => get(f));
+    let fits = true;
+    for (let j = 0; j < vals.length; j++) {
+      const v = vals[j];
+      if (b.ints[j] ? !Number.isSafeInteger(v) : typeof v !== 'string') {
+        fits = false;
+        break;
+      }
+    }
+    this.room(2);
+    this.buf[this.len++] = b.index;
+    this.buf[this.len++] = fits ? 0 : 1;
+    for (let j = 0; j < vals.length; j++) {
+      const v = vals[j];
+      if (!fits) {
+        this.room(1);
+        this.buf[this.len++] = typeof v === 'string' ? 2 : Number.isSafeInteger(v) ? 0 : 1;
+      }
+      if (typeof v === 'string') this.str(v);
+      else if (Number.isSafeInteger(v)) this.int(v);
+      else {
+        this.room(8);
+        this.buf.writeDoubleLE(Number.isFinite(v) ? v : 0, this.len);
+        this.len += 8;
+      }
+    }
+  }
+
+  private int(v: number): void {
+    this.room(8);
+    // Two's complement in two halves: safe integers only (checked by the caller), no BigInt.
+    const hi = Math.floor(v / 4294967296);
+    this.buf.writeUInt32LE(v - hi * 4294967296, this.len);
+    this.buf.writeInt32LE(hi, this.len + 4);
+    this.len += 8;
+  }
+
+  private str(v: string): void {
+    this.room(4 + v.length * 3); // UTF-8 is at most 3 bytes per UTF-16 unit
+    const n = this.buf.write(v, this.len + 4, 'utf8');
+    this.buf.writeUInt32LE(n, this.len);
+    this.len += 4 + n;
+  }
+}
+
 function fieldGetter(fd: FieldDef): (f: FlowRecord) => string | number {
-  const numeric = fd.type.startsWith('unsigned') || fd.type === 'dateTimeMilliseconds';
+  const numeric = isNumeric(fd);
   return (f) => {
     const v = f[fd.name];
     if (v === undefined || v === null) return numeric ? 0 : '';
@@ -149,11 +221,48 @@ function installHostFs(engine: LuaEngine): void {
   });
 }
 
+/**
+ * Calls a global Lua function with (bytes, number) through the raw C API: the bytes are
+ * copied into wasm memory and pushed with lua_pushlstring, where wasmoon's own call would
+ * convert a JS string to UTF-8 one char at a time (~20 ns per byte). Returns the string
+ * result; throws with Lua's message when the call fails.
+ */
+function rawCall(engine: LuaEngine, fnName: string): (bytes: Buffer, len: number, num: number) => string {
+  const lua = engine.global.lua;
+  const L = engine.global.address;
+  const mod = lua.module as unknown as {
+    _malloc(n: number): number;
+    _free(p: number): void;
+    HEAPU8: Uint8Array;
+    ccall(name: string, ret: string, types: string[], args: unknown[]): unknown;
+  };
+  return (bytes, len, num) => {
+    const top = lua.lua_gettop(L);
+    const ptr = mod._malloc(Math.max(len, 1));
+    if (!ptr) throw new Error('out of wasm memory for the batch');
+    try {
+      mod.HEAPU8.set(bytes.subarray(0, len), ptr); // HEAPU8 read after malloc: memory may have grown
+      lua.lua_getglobal(L, fnName);
+      // Called directly: wasmoon's wrapper would read the pushed bytes back as a C string.
+      mod.ccall('lua_pushlstring', 'number', ['number', 'number', 'number'], [L, ptr, len]);
+    } finally {
+      mod._free(ptr);
+    }
+    lua.lua_pushnumber(L, num);
+    const rc = lua.lua_pcallk(L, 2, 1, 0, 0, null);
+    const out = lua.lua_tolstring(L, -1, null) ?? '';
+    lua.lua_settop(L, top);
+    if (rc !== 0) throw new Error(out || `Lua error ${rc}`);
+    return out;
+  };
+}
+
 export class LuaHost {
   private engine!: LuaEngine;
   private bindings = new Map<number, HookBinding>(); // by nDPI id
   private byIndex: HookBinding[] = [];
-  private runFn!: (src: string, budget: number) => string;
+  private runFn!: (batch: Buffer, len: number, budget: number) => string;
+  private readonly batch = new BatchWriter();
   private statsFn!: () => string;
   private readonly seen = new Set<string>();
   private readonly timeoutS: number;
@@ -206,10 +315,12 @@ export class LuaHost {
     for (const plugin of PLUGINS) {
       if (!N.defined(plugin.luaHook)) continue;
       const keys: string[] = [];
+      const ints: boolean[] = [];
       const getters: HookBinding['getters'] = [];
       const back = new Map<string, string>();
-      for (const [k, field, get] of COMMON) {
+      for (const [k, field, int, get] of COMMON) {
         keys.push(k);
+        ints.push(int);
         getters.push(get);
         if (field) back.set(k, field);
       }
@@ -219,18 +330,20 @@ export class LuaHost {
         if (fd.type === 'json') continue;
         if (back.has(fd.lua) || keys.includes(fd.lua)) continue;
         keys.push(fd.lua);
+        ints.push(isNumeric(fd));
         getters.push(fieldGetter(fd));
         back.set(fd.lua, fd.name);
       }
-      const b: HookBinding = { index: byIndex.length + 1, plugin, keys, getters, back };
-      N.register(b.index, plugin.luaHook, plugin.luaTable, ...keys);
+      const b: HookBinding = { index: byIndex.length + 1, plugin, keys, ints, getters, back };
+      N.register(b.index, plugin.luaHook, plugin.luaTable, ints.map((i) => (i ? 'i' : 's')).join(''), ...keys);
       byIndex.push(b);
       for (const id of plugin.l7) bindings.set(id, b);
     }
     this.engine = engine;
     this.bindings = bindings;
     this.byIndex = byIndex;
-    this.runFn = N.run as (src: string, budget: number) => string;
+    engine.doStringSync('__nprobe_run = __nprobe.run');
+    this.runFn = rawCall(engine, '__nprobe_run');
     this.statsFn = N.stats as () => string;
   }
 
@@ -240,34 +353,46 @@ export class LuaHost {
    */
   process(flows: FlowRecord[]): FlowRecord[] {
     if (this.byIndex.length === 0) return flows;
-    const hooked: FlowRecord[] = [];
-    const parts: string[] = [];
-    for (const f of flows) {
-      const b = this.bindings.get(f.L7_PROTO);
+    const b = FlowBatch.of(flows);
+    this.processBatch(b);
+    return b.records();
+  }
+
+  /**
+   * The same on an undecoded batch: only the flows with a hook are decoded; the ones a hook
+   * changed are marked changed, the suppressed ones dropped.
+   */
+  processBatch(batch: FlowBatch): void {
+    if (this.byIndex.length === 0) return;
+    const hooked: number[] = [];
+    const w = this.batch;
+    w.len = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const b = this.bindings.get(batch.l7(i));
       if (!b) continue;
-      hooked.push(f);
-      parts.push(String(b.index));
-      for (const get of b.getters) parts.push(luaLiteral(get(f)));
+      hooked.push(i);
+      w.flow(b, batch.record(i));
     }
-    if (hooked.length === 0) return flows;
+    if (hooked.length === 0) return;
     let result: string;
     try {
-      result = this.runFn(`return {${parts.join(',')}}`, this.timeoutS);
+      result = this.runFn(w.buf, w.len, this.timeoutS);
     } catch (e) {
       // The batch itself failed (e.g. the memory cap hit while building it): the flows are
       // exported unchanged and the failure is reported once.
       this.report(`batch of ${hooked.length} flows not scripted: ${(e as Error).message}`);
-      return flows;
+      return;
     }
-    if (!result) return flows;
-    const drop = new Set<FlowRecord>();
+    if (!result) return;
     for (const rec of result.split('\x02')) {
       const p = rec.split('\x01');
-      const f = hooked[Number(p[1])];
+      const i = hooked[Number(p[1])];
+      const f = batch.record(i);
       const b = this.bindings.get(f.L7_PROTO)!;
       switch (p[0]) {
         case 'S':
-          drop.add(f);
+          if (!batch.isDropped(i)) this.suppressed++;
+          batch.drop(i);
           break;
         case 'E':
           this.report(`${b.plugin.luaHook}: ${p.slice(2).join('\x01')}`);
@@ -279,13 +404,11 @@ export class LuaHost {
           const key = p[2];
           const value = p[3] === 'n' ? Number(p[4]) : p.slice(4).join('\x01');
           f[b.back.get(key) ?? exportNameOf(key)] = value;
+          batch.markChanged(i);
           break;
         }
       }
     }
-    if (drop.size === 0) return flows;
-    this.suppressed += drop.size;
-    return flows.filter((f) => !drop.has(f));
   }
 
   /** Per-hook counters and latency (p99 from a log2 histogram, upper bucket bound). */
