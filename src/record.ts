@@ -10,7 +10,15 @@ import { ipv4ToString, ipv6ToString, macToString } from './format';
  * still works through toJSON.
  */
 export class RawJson {
-  constructor(readonly text: string) {}
+  private t: string | undefined;
+  /** The text, or the bytes it is in (decoded on first use: a Lua hook never reads it). */
+  constructor(text: string | undefined, private readonly src?: Buffer, private readonly start = 0, private readonly end = 0) {
+    this.t = text;
+  }
+  get text(): string {
+    this.t ??= (this.src as Buffer).toString('utf8', this.start, this.end);
+    return this.t;
+  }
   value(): unknown {
     return JSON.parse(this.text);
   }
@@ -218,7 +226,7 @@ export function decodeExt(v: DataView, b: Uint8Array, start: number, len: number
     if (type === 1) {
       rec[name] = v.getFloat64(vs, true);
     } else if (type === 3) {
-      rec[name] = new RawJson(text(vs, q));
+      rec[name] = buf ? new RawJson(undefined, buf, vs, q) : new RawJson(text(vs, q));
       recordsWithRawJson.add(rec);
     } else if (name === '__ANOMALIES') {
       const prev = rec.FLOW_ANOMALIES as string | undefined;

@@ -65,32 +65,37 @@ class JsonWriter {
 
   static void escape_into(std::string& out, std::string_view s) {
     static const char* hex = "0123456789abcdef";
-    size_t i = 0;
+    // Plain printable ASCII is copied in runs: one append per run, not one per byte (this
+    // is on the export path of every flow with transactions).
+    size_t i = 0, run = 0;
     while (i < s.size()) {
       const unsigned char c = static_cast<unsigned char>(s[i]);
-      if (c < 0x80) {
-        if (c == '"' || c == '\\') {
-          out += '\\';
-          out += char(c);
-        } else if (c < 0x20) {
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += char(c);
-        }
+      if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
         i++;
         continue;
       }
-      const size_t n = utf8_seq(s, i);
-      if (n) {
-        out.append(s.substr(i, n));
-        i += n;
+      if (c >= 0x80) {
+        const size_t n = utf8_seq(s, i);
+        if (n) {
+          i += n;  // valid UTF-8 stays in the run
+          continue;
+        }
+      }
+      out.append(s.data() + run, i - run);
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += char(c);
+      } else if (c < 0x20) {
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 15];
       } else {
         out += "\xEF\xBF\xBD";
-        i++;
       }
+      i++;
+      run = i;
     }
+    out.append(s.data() + run, s.size() - run);
   }
 
  private:

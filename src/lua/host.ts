@@ -95,15 +95,17 @@ class BatchWriter {
     this.buf = next;
   }
 
+  private readonly vals: Array<string | number> = [];
+
   flow(b: HookBinding, f: FlowRecord): void {
-    const vals = b.getters.map((get) => get(f));
+    const vals = this.vals; // reused: no array per flow
+    const getters = b.getters;
+    vals.length = getters.length;
     let fits = true;
-    for (let j = 0; j < vals.length; j++) {
-      const v = vals[j];
-      if (b.ints[j] ? !Number.isSafeInteger(v) : typeof v !== 'string') {
-        fits = false;
-        break;
-      }
+    for (let j = 0; j < getters.length; j++) {
+      const v = getters[j](f);
+      vals[j] = v;
+      if (b.ints[j] ? !Number.isSafeInteger(v) : typeof v !== 'string') fits = false;
     }
     this.room(2);
     this.buf[this.len++] = b.index;
