@@ -4,7 +4,6 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { LuaHost, LuaLoadError } from '../../src/lua/host';
-import { luaLiteral } from '../../src/lua/literal';
 import type { FlowRecord } from '../../src/record';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nprobe-lua-'));
@@ -163,16 +162,35 @@ describe('calling hooks', () => {
   });
 });
 
-test('Lua literals read back as the same values', async () => {
-  const values = ['plain', 'q"uote', 'back\\slash', 'nl\nand\r\ttabs', '\x00\x01\x7f', 'ünï', 0, -1, 1.5, 1112172654366527, 0.1];
-  // Strings come back as their UTF-8 bytes: wasmoon cuts a returned string at NUL.
-  const src = `function checkDNSFlow() end\nfunction __echo(s) local v = load("return " .. s)() if type(v) == "number" then return string.format("%.17g", v) end return table.concat({ string.byte(v, 1, -1) }, ",") end\n`;
-  const h = await LuaHost.load(script('lit.lua', src));
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const echo = (h as any).engine.global.get('__echo') as (s: string) => string;
-  for (const v of values) {
-    const back = echo(luaLiteral(v));
-    expect(typeof v === 'number' ? Number(back) : back).toBe(typeof v === 'number' ? v : [...Buffer.from(v)].join(','));
-  }
+test('values cross into Lua exactly: bytes, integers, floats, and types that do not fit the layout', async () => {
+  // The batch is binary (src/lua/host.ts BatchWriter): each flow's strings must arrive as
+  // their UTF-8 bytes (NUL, \1, \2 and quotes included), integers as Lua integers, and a
+  // flow whose values do not fit its hook's layout (a float, a string for a number) through
+  // the tagged layout, with the same values.
+  const src = `function checkDNSFlow()
+  local q = dns["dns.query"]
+  dns["x.bytes"] = table.concat({ string.byte(q, 1, -1) }, ",")
+  local id, qt = dns["flow.id"], dns["dns.query_type"]
+  dns["x.id"] = (math.type(id) or type(id)) .. ":" .. string.format(math.type(id) == "integer" and "%d" or "%.17g", id)
+  dns["x.qtype"] = (math.type(qt) or type(qt)) .. ":" .. tostring(qt)
+end
+`;
+  const h = await LuaHost.load(script('values.lua', src));
+  const strings = ['plain', 'q"uote', 'back\\slash', 'nl\nand\r\ttabs', '\x00\x01\x02\x7f', 'ünï ✓', ''];
+  const ids = [1, -1, 0, 1112172654366527, 1.5, 2 ** 53 + 2];
+  const flows: FlowRecord[] = [];
+  for (const q of strings) flows.push(dnsFlow(flows.length + 1, { DNS_QUERY: q, DNS_QUERY_TYPE: 28 }));
+  for (const id of ids) flows.push(dnsFlow(id, { DNS_QUERY: 'x', DNS_QUERY_TYPE: 1 }));
+  flows.push(dnsFlow(99, { DNS_QUERY: 'y', DNS_QUERY_TYPE: '28' as unknown as number }));
+  const out = h.process(flows);
+  expect(out).toHaveLength(flows.length);
+  strings.forEach((q, i) => expect(out[i].X_BYTES).toBe([...Buffer.from(q)].join(',')));
+  ids.forEach((id, i) => {
+    const f = out[strings.length + i];
+    const want = Number.isSafeInteger(id) ? `integer:${id}` : `float:${id === 1.5 ? '1.5' : String(id)}`;
+    expect(f.X_ID).toBe(want);
+    expect(f.X_QTYPE).toBe('integer:1');
+  });
+  expect(out[out.length - 1].X_QTYPE).toBe('string:28');
   h.close();
 });
