@@ -9,6 +9,7 @@
         "native/decode/ip_frag.cc",
         "native/flow/flow_table.cc",
         "native/export/json_lines.cc",
+        "native/export/lua_batch.cc",
         "native/reassembly/tcp_stream.cc",
         "native/dissect/dissector.cc",
         "native/dissect/list.cc",

@@ -5,9 +5,11 @@
 
 #include <cstring>
 #include <memory>
+#include <unordered_map>
 
 #include "capture/engine.h"
 #include "export/json_lines.h"
+#include "export/lua_batch.h"
 #include "reassembly/tcp_stream.h"
 #include "util/limits.h"
 
@@ -345,7 +347,62 @@ Napi::Value FormatJson(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// The Lua hooks' batches (export/lua_batch.h), one spec per Lua host, by id.
+std::unordered_map<uint32_t, nprobe::LuaBatchSpec> g_lua_specs;
+
+// setLuaSpec(id, { pid, hooks: [{ index, l7: number[], keys: [{ src, int, name }] }] }) or
+// setLuaSpec(id, null) to forget it. src: LuaKeySpec::Src.
+Napi::Value SetLuaSpec(const Napi::CallbackInfo& info) {
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (info.Length() < 2 || !info[1].IsObject()) {
+    g_lua_specs.erase(id);
+    return info.Env().Undefined();
+  }
+  Napi::Object o = info[1].As<Napi::Object>();
+  nprobe::LuaBatchSpec spec;
+  spec.pid = o.Get("pid").As<Napi::Number>().Int64Value();
+  Napi::Array hooks = o.Get("hooks").As<Napi::Array>();
+  for (uint32_t h = 0; h < hooks.Length(); h++) {
+    Napi::Object ho = hooks.Get(h).As<Napi::Object>();
+    nprobe::LuaHookSpec hs;
+    hs.index = uint8_t(ho.Get("index").As<Napi::Number>().Uint32Value());
+    Napi::Array keys = ho.Get("keys").As<Napi::Array>();
+    for (uint32_t k = 0; k < keys.Length(); k++) {
+      Napi::Object ko = keys.Get(k).As<Napi::Object>();
+      nprobe::LuaKeySpec ks;
+      ks.src = static_cast<nprobe::LuaKeySpec::Src>(ko.Get("src").As<Napi::Number>().Uint32Value());
+      ks.is_int = ko.Get("int").ToBoolean().Value();
+      if (ko.Get("name").IsString()) ks.ext_name = ko.Get("name").As<Napi::String>().Utf8Value();
+      hs.keys.push_back(std::move(ks));
+    }
+    hs.prepare();
+    Napi::Array l7 = ho.Get("l7").As<Napi::Array>();
+    for (uint32_t j = 0; j < l7.Length(); j++) spec.by_l7[uint16_t(l7.Get(j).As<Napi::Number>().Uint32Value())] = hs;
+  }
+  g_lua_specs[id] = std::move(spec);
+  return info.Env().Undefined();
+}
+
+// luaBatch(id, batch: Buffer) -> { bytes: Buffer, flows: Uint32Array } | null (JS path)
+Napi::Value LuaBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto it = g_lua_specs.find(info[0].As<Napi::Number>().Uint32Value());
+  if (it == g_lua_specs.end() || info.Length() < 2 || !info[1].IsBuffer()) return env.Null();
+  Napi::Buffer<uint8_t> b = info[1].As<Napi::Buffer<uint8_t>>();
+  std::string out;
+  std::vector<uint32_t> flows;
+  if (!nprobe::build_lua_batch(b.Data(), b.Length(), it->second, out, flows)) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("bytes", Napi::Buffer<char>::Copy(env, out.data(), out.size()));
+  auto fl = Napi::Uint32Array::New(env, flows.size());
+  if (!flows.empty()) std::memcpy(fl.Data(), flows.data(), flows.size() * 4);
+  o.Set("flows", fl);
+  return o;
+}
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  exports.Set("setLuaSpec", Napi::Function::New(env, SetLuaSpec));
+  exports.Set("luaBatch", Napi::Function::New(env, LuaBatch));
   exports.Set("setL7Names", Napi::Function::New(env, SetL7Names));
   exports.Set("formatJson", Napi::Function::New(env, FormatJson));
   exports.Set("testDissect", Napi::Function::New(env, TestDissect));

@@ -86,6 +86,12 @@ export class FlowBatch {
     }
   }
 
+  /** True while every flow is as the core wrote it (none changed, dropped or made in JS). */
+  pristine(): boolean {
+    for (let i = 0; i < this.length; i++) if (this.state[i] !== KEPT) return false;
+    return this.raw.length > 4 || this.length === 0;
+  }
+
   isDropped(i: number): boolean {
     return this.state[i] === DROPPED;
   }

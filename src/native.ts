@@ -77,6 +77,14 @@ export interface TestReassembleResult {
   waiting: number;
 }
 
+/** Where each key of a hook's table comes from (native/export/lua_batch.h LuaKeySpec::Src). */
+export enum LuaKeySrc { Pid, FlowId, From, To, Sport, Dport, Duration, Begin, End, L7, Proto, Ext }
+
+export interface LuaBatchSpec {
+  pid: number;
+  hooks: Array<{ index: number; l7: number[]; keys: Array<{ src: LuaKeySrc; int: boolean; name?: string }> }>;
+}
+
 export interface NativeModule {
   /** Test-only: one direction of TCP reassembly. */
   testReassemble(
@@ -96,6 +104,10 @@ export interface NativeModule {
   setL7Names(names: string[]): void;
   /** JSON lines of a readBatch() buffer (native/export/json_lines.h). */
   formatJson(batch: Buffer): { text: Buffer; ends: Uint32Array; fallback: Uint32Array };
+  /** The Lua hooks' batch layout for a Lua host (native/export/lua_batch.h); null forgets it. */
+  setLuaSpec(id: number, spec: LuaBatchSpec | null): void;
+  /** A readBatch() buffer's hooked flows as a Lua batch, or null when JS must build it. */
+  luaBatch(id: number, batch: Buffer): { bytes: Buffer; flows: Uint32Array } | null;
   anomalyNames: string[];
   recordFixedSize: number;
   libpcapVersion: string;

@@ -8,6 +8,7 @@ import * as path from 'path';
 import { LuaEngine, LuaFactory, LuaMultiReturn } from 'wasmoon';
 import { FieldDef, Plugin, PLUGINS } from '../../plugins';
 import { FlowBatch } from '../batch';
+import { LuaBatchSpec, LuaKeySrc, loadNative } from '../native';
 import { FlowRecord } from '../record';
 
 export interface LuaOptions {
@@ -58,19 +59,23 @@ const PRELUDE_FILE = [path.resolve(__dirname, '..', '..', '..', 'lua', 'prelude.
 const PRELUDE = fs.readFileSync(PRELUDE_FILE ?? 'lua/prelude.lua', 'utf8');
 
 /** The common keys of every table (seed 002), in order, and where each comes from. */
-const COMMON: Array<[string, string | null, boolean, (f: FlowRecord) => string | number]> = [
-  ['nprobe.pid', null, true, () => process.pid],
-  ['flow.id', 'FLOW_ID', true, (f) => f.FLOW_ID],
-  ['flow.from', null, false, (f) => f.IPV4_SRC_ADDR ?? f.IPV6_SRC_ADDR ?? ''],
-  ['flow.to', null, false, (f) => f.IPV4_DST_ADDR ?? f.IPV6_DST_ADDR ?? ''],
-  ['flow.sport', 'L4_SRC_PORT', true, (f) => f.L4_SRC_PORT],
-  ['flow.dport', 'L4_DST_PORT', true, (f) => f.L4_DST_PORT],
-  ['flow.duration', null, true, (f) => f.LAST_SWITCHED - f.FIRST_SWITCHED],
-  ['flow.beginTime', 'FIRST_SWITCHED', true, (f) => f.FIRST_SWITCHED],
-  ['flow.endTime', 'LAST_SWITCHED', true, (f) => f.LAST_SWITCHED],
-  ['flow.l7_proto', 'L7_PROTO', true, (f) => f.L7_PROTO],
-  ['flow.protocol', 'PROTOCOL', true, (f) => f.PROTOCOL],
+// The last column says where the native batch builder (native/export/lua_batch.cc) finds the
+// same value in an encoded record; the two must agree (test/lua/host.test.ts checks it).
+const COMMON: Array<[string, string | null, boolean, (f: FlowRecord) => string | number, LuaKeySrc]> = [
+  ['nprobe.pid', null, true, () => process.pid, LuaKeySrc.Pid],
+  ['flow.id', 'FLOW_ID', true, (f) => f.FLOW_ID, LuaKeySrc.FlowId],
+  ['flow.from', null, false, (f) => f.IPV4_SRC_ADDR ?? f.IPV6_SRC_ADDR ?? '', LuaKeySrc.From],
+  ['flow.to', null, false, (f) => f.IPV4_DST_ADDR ?? f.IPV6_DST_ADDR ?? '', LuaKeySrc.To],
+  ['flow.sport', 'L4_SRC_PORT', true, (f) => f.L4_SRC_PORT, LuaKeySrc.Sport],
+  ['flow.dport', 'L4_DST_PORT', true, (f) => f.L4_DST_PORT, LuaKeySrc.Dport],
+  ['flow.duration', null, true, (f) => f.LAST_SWITCHED - f.FIRST_SWITCHED, LuaKeySrc.Duration],
+  ['flow.beginTime', 'FIRST_SWITCHED', true, (f) => f.FIRST_SWITCHED, LuaKeySrc.Begin],
+  ['flow.endTime', 'LAST_SWITCHED', true, (f) => f.LAST_SWITCHED, LuaKeySrc.End],
+  ['flow.l7_proto', 'L7_PROTO', true, (f) => f.L7_PROTO, LuaKeySrc.L7],
+  ['flow.protocol', 'PROTOCOL', true, (f) => f.PROTOCOL, LuaKeySrc.Proto],
 ];
+
+let nextSpecId = 1;
 
 function isNumeric(fd: FieldDef): boolean {
   return fd.type.startsWith('unsigned') || fd.type === 'dateTimeMilliseconds';
@@ -265,6 +270,8 @@ export class LuaHost {
   private byIndex: HookBinding[] = [];
   private runFn!: (batch: Buffer, len: number, budget: number) => string;
   private readonly batch = new BatchWriter();
+  private readonly native = loadNative();
+  private readonly specId = nextSpecId++;
   private statsFn!: () => string;
   private readonly seen = new Set<string>();
   private readonly timeoutS: number;
@@ -314,16 +321,19 @@ export class LuaHost {
     }
     const bindings = new Map<number, HookBinding>();
     const byIndex: HookBinding[] = [];
+    const spec: LuaBatchSpec = { pid: process.pid, hooks: [] };
     for (const plugin of PLUGINS) {
       if (!N.defined(plugin.luaHook)) continue;
       const keys: string[] = [];
       const ints: boolean[] = [];
       const getters: HookBinding['getters'] = [];
       const back = new Map<string, string>();
-      for (const [k, field, int, get] of COMMON) {
+      const srcs: LuaBatchSpec['hooks'][number]['keys'] = [];
+      for (const [k, field, int, get, src] of COMMON) {
         keys.push(k);
         ints.push(int);
         getters.push(get);
+        srcs.push({ src, int });
         if (field) back.set(k, field);
       }
       for (const fd of plugin.fields) {
@@ -334,9 +344,11 @@ export class LuaHost {
         keys.push(fd.lua);
         ints.push(isNumeric(fd));
         getters.push(fieldGetter(fd));
+        srcs.push({ src: LuaKeySrc.Ext, int: isNumeric(fd), name: fd.name });
         back.set(fd.lua, fd.name);
       }
       const b: HookBinding = { index: byIndex.length + 1, plugin, keys, ints, getters, back };
+      spec.hooks.push({ index: b.index, l7: [...plugin.l7], keys: srcs });
       N.register(b.index, plugin.luaHook, plugin.luaTable, ints.map((i) => (i ? 'i' : 's')).join(''), ...keys);
       byIndex.push(b);
       for (const id of plugin.l7) bindings.set(id, b);
@@ -345,6 +357,7 @@ export class LuaHost {
     this.bindings = bindings;
     this.byIndex = byIndex;
     engine.doStringSync('__nprobe_run = __nprobe.run');
+    this.native.setLuaSpec(this.specId, spec);
     this.runFn = rawCall(engine, '__nprobe_run');
     this.statsFn = N.stats as () => string;
   }
@@ -366,19 +379,34 @@ export class LuaHost {
    */
   processBatch(batch: FlowBatch): void {
     if (this.byIndex.length === 0) return;
-    const hooked: number[] = [];
-    const w = this.batch;
-    w.len = 0;
-    for (let i = 0; i < batch.length; i++) {
-      const b = this.bindings.get(batch.l7(i));
-      if (!b) continue;
-      hooked.push(i);
-      w.flow(b, batch.record(i));
+    let hooked: ArrayLike<number>;
+    let bytes: Buffer;
+    let len: number;
+    // Flows as the core wrote them are batched natively, without a JS record each; a batch
+    // where something changed a record first (GeoIP) is batched from the records.
+    const fromCore = batch.pristine() ? this.native.luaBatch(this.specId, batch.raw) : null;
+    if (fromCore) {
+      hooked = fromCore.flows;
+      bytes = fromCore.bytes;
+      len = bytes.length;
+    } else {
+      const idx: number[] = [];
+      const w = this.batch;
+      w.len = 0;
+      for (let i = 0; i < batch.length; i++) {
+        const b = this.bindings.get(batch.l7(i));
+        if (!b) continue;
+        idx.push(i);
+        w.flow(b, batch.record(i));
+      }
+      hooked = idx;
+      bytes = w.buf;
+      len = w.len;
     }
     if (hooked.length === 0) return;
     let result: string;
     try {
-      result = this.runFn(w.buf, w.len, this.timeoutS);
+      result = this.runFn(bytes, len, this.timeoutS);
     } catch (e) {
       // The batch itself failed (e.g. the memory cap hit while building it): the flows are
       // exported unchanged and the failure is reported once.
@@ -440,6 +468,7 @@ export class LuaHost {
   }
 
   close(): void {
+    this.native.setLuaSpec(this.specId, null);
     this.engine?.global.close();
   }
 

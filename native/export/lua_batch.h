@@ -1,0 +1,45 @@
+// The batch of flows for the Lua hooks (lua/prelude.lua N.run), built natively from a
+// readBatch() buffer, so a flow that only meets a hook never becomes a JS object. Layout per
+// flow: hook index (u8), layout (u8: 0 the hook's own, 1 tagged), the values; in the hook's
+// own layout an integer key is a little-endian i64 and a string key a u32 length and bytes;
+// in the tagged one each value is preceded by 0 integer / 1 float / 2 string. The values are
+// the ones src/lua/host.ts's getters read off the decoded record (src/record.ts); change them
+// together.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace nprobe {
+
+struct LuaKeySpec {
+  // Where a key's value comes from: a fixed field of the record or a dissector field.
+  enum Src : uint8_t { kPid, kFlowId, kFrom, kTo, kSport, kDport, kDuration, kBegin, kEnd, kL7, kProto, kExt };
+  Src src = kExt;
+  bool is_int = false;  // the key holds an integer (a number field) rather than a string
+  std::string ext_name;
+};
+
+struct LuaHookSpec {
+  uint8_t index = 0;  // the hook's index in the prelude (N.register)
+  std::vector<LuaKeySpec> keys;
+  // Dissector field name -> index in keys, and the fixed record names (-1): one lookup per
+  // field of a record instead of a scan per key (filled by prepare()).
+  std::unordered_map<std::string, int> by_name;
+  void prepare();
+};
+
+struct LuaBatchSpec {
+  int64_t pid = 0;
+  std::unordered_map<uint16_t, LuaHookSpec> by_l7;  // nDPI id -> the hook its flows go to
+};
+
+// Appends the hooked flows of buf to out and their positions in the batch to flows. Returns
+// false, with out and flows unspecified, when a record holds something only the JS path
+// reproduces exactly (a dissector field named like a fixed one).
+bool build_lua_batch(const uint8_t* buf, size_t len, const LuaBatchSpec& spec, std::string& out,
+                     std::vector<uint32_t>& flows);
+
+}  // namespace nprobe

@@ -1,0 +1,123 @@
+// Read-only helpers over one encoded flow record (flow/flow_record.h), shared by the native
+// exporters (json_lines.cc, lua_batch.cc): little-endian fields, the variable part's fields,
+// and the text forms of addresses exactly as src/format.ts writes them.
+#pragma once
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nprobe::recview {
+
+inline uint64_t le(const uint8_t* p, int n) {
+  uint64_t v = 0;
+  for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+inline void put_u64(std::string& o, uint64_t v) {
+  char b[24];
+  auto r = std::to_chars(b, b + sizeof b, v);
+  o.append(b, r.ptr);
+}
+
+inline void put_ipv4(std::string& o, const uint8_t* a) {
+  for (int i = 0; i < 4; i++) {
+    if (i) o += '.';
+    put_u64(o, a[i]);
+  }
+}
+
+inline void put_hex16(std::string& o, unsigned v) {
+  char b[8];
+  auto r = std::to_chars(b, b + sizeof b, v, 16);
+  o.append(b, r.ptr);
+}
+
+// RFC 5952 as src/format.ts ipv6ToString: lowercase, no leading zeros, the longest (first if
+// tied) run of two or more zero groups as "::", IPv4-mapped with a dotted tail.
+inline void put_ipv6(std::string& o, const uint8_t* a) {
+  unsigned g[8];
+  for (int i = 0; i < 8; i++) g[i] = (unsigned(a[2 * i]) << 8) | a[2 * i + 1];
+  if (!g[0] && !g[1] && !g[2] && !g[3] && !g[4] && g[5] == 0xffff) {
+    o += "::ffff:";
+    put_ipv4(o, a + 12);
+    return;
+  }
+  int best = -1, best_len = 1;
+  for (int i = 0; i < 8;) {
+    if (g[i]) {
+      i++;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && !g[j]) j++;
+    if (j - i > best_len) {
+      best = i;
+      best_len = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) {
+    for (int i = 0; i < 8; i++) {
+      if (i) o += ':';
+      put_hex16(o, g[i]);
+    }
+    return;
+  }
+  for (int i = 0; i < best; i++) {
+    if (i) o += ':';
+    put_hex16(o, g[i]);
+  }
+  o += "::";
+  for (int i = best + best_len; i < 8; i++) {
+    if (i > best + best_len) o += ':';
+    put_hex16(o, g[i]);
+  }
+}
+
+// The keys of the fixed part: an ext field by one of these names would overwrite it in place
+// in JS (same key order, new value); that record is left to JS.
+inline constexpr const char* kFixedKeys[] = {
+    "FLOW_ID", "IP_PROTOCOL_VERSION", "IPV4_SRC_ADDR", "IPV4_DST_ADDR", "IPV6_SRC_ADDR", "IPV6_DST_ADDR",
+    "L4_SRC_PORT", "L4_DST_PORT", "PROTOCOL", "IN_PKTS", "IN_BYTES", "OUT_PKTS", "OUT_BYTES",
+    "FIRST_SWITCHED", "LAST_SWITCHED", "FLOW_START_MICROSECONDS", "FLOW_END_MICROSECONDS",
+    "FLOW_DURATION_MILLISECONDS", "TCP_FLAGS", "CLIENT_TCP_FLAGS", "SERVER_TCP_FLAGS", "SRC_VLAN",
+    "IN_SRC_MAC", "OUT_DST_MAC", "ICMP_TYPE", "FLOW_END_REASON", "L7_PROTO", "L7_PROTO_NAME",
+    "UPSTREAM_TUNNEL_ID", "DOWNSTREAM_TUNNEL_ID", "OUTER_FLOW_ID", "FLOW_ANOMALIES"};
+
+inline bool is_fixed_key(std::string_view k) {
+  for (const char* f : kFixedKeys)
+    if (k == f) return true;
+  return false;
+}
+
+struct ExtField {
+  uint8_t type;
+  std::string_view name, value;
+};
+
+// Parses the variable part as src/record.ts decodeExt does (stops where a field would not fit).
+inline bool parse_ext(const uint8_t* p, size_t len, std::vector<ExtField>& out) {
+  out.clear();
+  size_t q = 0;
+  while (q + 7 <= len) {
+    ExtField f;
+    f.type = p[q];
+    const size_t name_len = le(p + q + 1, 2);
+    if (q + 3 + name_len + 4 > len) return false;
+    f.name = std::string_view(reinterpret_cast<const char*>(p + q + 3), name_len);
+    q += 3 + name_len;
+    const size_t val_len = le(p + q, 4);
+    q += 4;
+    if (q + val_len > len) return false;
+    f.value = std::string_view(reinterpret_cast<const char*>(p + q), val_len);
+    q += val_len;
+    out.push_back(f);
+  }
+  return true;
+}
+
+}  // namespace nprobe::recview
