@@ -108,13 +108,28 @@ end
 -- s: the batch, per flow: hook index (1 byte), layout (1 byte: 0 the hook's own, 1 tagged),
 -- the values. budget: seconds per call. Returns records separated by \2, fields by \1:
 --   S pos | E pos msg | T pos | K pos key type value
+-- What a run that failed part way (the memory cap hit while building a table) had done:
+-- N.partial() hands it to the host, which applies it and counts the rest as not scripted.
+local run_out, run_pos = {}, 0
+
+function N.partial()
+  sethook()
+  deadline = math.huge
+  local r = run_pos .. "\3" .. concat(run_out, "\2")
+  run_out, run_pos = {}, 0
+  collectgarbage()
+  return r
+end
+
 function N.run(s, budget)
   local out = {}
+  run_out, run_pos = out, 0
   local orig = {}
   local pos = 0
   local p, n = 1, #s
   sethook(watchdog, "", 1000)
   while p <= n do
+    run_pos = pos
     local h, layout
     h, layout, p = unpack("BB", s, p)
     local hk = hooks[h]
@@ -135,6 +150,7 @@ function N.run(s, budget)
     local us = dt * 1e6
     while us >= 2 and b < 40 do us = us / 2; b = b + 1 end
     st[6][b] = (st[6][b] or 0) + 1
+    run_pos = pos + 1  -- counted: a failure from here on does not make it "not scripted"
     if not ok then
       if r == TIMEOUT then
         st[3] = st[3] + 1
@@ -164,6 +180,7 @@ function N.run(s, budget)
     pos = pos + 1
   end
   sethook()
+  run_out, run_pos = {}, 0
   return concat(out, "\2")
 end
 

@@ -273,6 +273,9 @@ export class LuaHost {
   private readonly native = loadNative();
   private readonly specId = nextSpecId++;
   private statsFn!: () => string;
+  private partialFn!: () => string;
+  /** Per hook index: flows of a failed batch that never reached their hook (errors). */
+  private readonly notScripted: Record<number, number> = {};
   private readonly seen = new Set<string>();
   private readonly timeoutS: number;
   /** Flows whose export a hook suppressed (returned false). */
@@ -360,6 +363,7 @@ export class LuaHost {
     this.native.setLuaSpec(this.specId, spec);
     this.runFn = rawCall(engine, '__nprobe_run');
     this.statsFn = N.stats as () => string;
+    this.partialFn = N.partial as () => string;
   }
 
   /**
@@ -408,10 +412,16 @@ export class LuaHost {
     try {
       result = this.runFn(bytes, len, this.timeoutS);
     } catch (e) {
-      // The batch itself failed (e.g. the memory cap hit while building it): the flows are
-      // exported unchanged and the failure is reported once.
-      this.report(`batch of ${hooked.length} flows not scripted: ${(e as Error).message}`);
-      return;
+      // The batch failed part way (the memory cap hit while building a table): what the
+      // hooks did before is applied, the flows from there on are exported unchanged, counted
+      // as errors of their hook, and the failure is reported once.
+      const [done, partial] = this.partialFn().split('\x03');
+      for (let k = Number(done); k < hooked.length; k++) {
+        const b = this.bindings.get(batch.l7(hooked[k]));
+        if (b) this.notScripted[b.index] = (this.notScripted[b.index] ?? 0) + 1;
+      }
+      this.report(`${hooked.length - Number(done)} flows not scripted: ${(e as Error).message}`);
+      result = partial ?? '';
     }
     if (!result) return;
     for (const rec of result.split('\x02')) {
@@ -462,7 +472,7 @@ export class LuaHost {
           break;
         }
       }
-      out.push({ hook: b.plugin.luaHook, calls: n, errors: Number(errors), timeouts: Number(timeouts), suppressed: Number(suppressed), totalMs: Number(total) * 1000, p99Us: p99 });
+      out.push({ hook: b.plugin.luaHook, calls: n, errors: Number(errors) + (this.notScripted[b.index] ?? 0), timeouts: Number(timeouts), suppressed: Number(suppressed), totalMs: Number(total) * 1000, p99Us: p99 });
     }
     return out;
   }
