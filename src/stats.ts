@@ -19,6 +19,8 @@ function stamp(d: Date): string {
 export interface StatsContext {
   queueCapacity: number;
   lua?: { hooks: HookStats[]; suppressed: number };
+  /** Flows handed to the outputs (after the Lua hooks), as the summary's "exported". */
+  flowsOut?: number;
 }
 
 /** One line per Lua hook: calls, errors, time-outs, suppressed flows, time, p99 latency. */
@@ -53,7 +55,9 @@ export class StatsReporter {
     const kernel = s.kernelStatsValid ? `[kernel=${s.kernelDrop}][interface=${s.kernelIfDrop}]` : '';
     w(`Flow drops: [export queue too long=${s.queueDrops}][too many flows=${s.flowsEvicted} exported early]${kernel}`);
     w(`Export Queue: ${s.queueDepth}/${ctx.queueCapacity} [${((100 * s.queueDepth) / ctx.queueCapacity).toFixed(1)} %]`);
-    w(`Flow Buckets: [active=${s.flowsActive}][created=${s.flowsCreated}][exported=${s.flowsExported}]`);
+    const out = ctx.flowsOut !== undefined ? `[to outputs=${ctx.flowsOut}]` : '';
+    const sup = ctx.lua ? `[suppressed by Lua=${ctx.lua.suppressed}]` : '';
+    w(`Flow Buckets: [active=${s.flowsActive}][created=${s.flowsCreated}][exported=${s.flowsExported}]${out}${sup}`);
     if (ctx.lua) for (const l of hookLines(ctx.lua.hooks)) w(l);
     if (this.level >= 2) {
       w(`Decode: [ip=${s.ipPackets}][non-ip=${s.nonIp}][undecodable=${s.undecodable}][fragments=${s.fragments}][reassembled=${s.reassembled}][tunneled=${s.tunneled}]`);
@@ -80,7 +84,7 @@ export function summaryLines(
     `${s.packets} packets (${si(s.wireBytes, 'B')}) from ${o.source} in ${o.elapsed.toFixed(2)} s: ${si(s.packets / el, 'pkt/s')}, ${si((s.wireBytes * 8) / el, 'bit/s')}`,
     `flows: ${s.flowsCreated} created, ${o.flowsOut} exported (${s.flowsEvicted} early for lack of room${o.lua ? `, ${o.lua.suppressed} suppressed by Lua` : ''}), ${s.flowsActive} still active`,
     `decode: ${s.ipPackets} IP, ${s.nonIp} non-IP, ${s.undecodable} undecodable, ${s.fragments} fragments (${s.reassembled} datagrams reassembled, ${s.fragUnattributed} fragment packets without a flow), ${s.tunneled} tunnelled`,
-    `drops: ${s.kernelStatsValid ? `kernel ${s.kernelDrop}, interface ${s.kernelIfDrop}, ` : ''}export queue ${s.queueDrops}`,
+    `drops: ${s.kernelStatsValid ? `kernel ${s.kernelDrop} (of ${s.kernelRecv} received), interface ${s.kernelIfDrop}, ` : ''}export queue ${s.queueDrops}`,
     `anomalies: ${anomalyText(s.anomalies)}`,
     ...(o.lua ? hookLines(o.lua.hooks) : []),
   ];

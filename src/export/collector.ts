@@ -32,6 +32,13 @@ export const MAX_UDP_INFLIGHT = 4096;
 export const MAX_TCP_QUEUE_BYTES = 8 * 1024 * 1024;
 export const RECONNECT_MIN_MS = 100;
 export const RECONNECT_MAX_MS = 5000;
+/**
+ * UDP has no receipts: a datagram to a closed port is "sent", and the ICMP port unreachable it
+ * causes shows up later as an ECONNREFUSED 'error' on the socket (libuv reads it on the receive
+ * side, so the send callbacks never see it). Messages sent this recently before such an error
+ * are moved from sent to dropped; older ones are taken as delivered.
+ */
+export const UDP_REFUSED_WINDOW_MS = 1000;
 /** Socket send buffer asked for (the kernel may cap it at wmem_max). */
 const UDP_SNDBUF = 4 * 1024 * 1024;
 
@@ -115,6 +122,9 @@ export class CollectorLink {
   overhead = 48;
   private udp: dgram.Socket | null = null;
   private inflight = 0;
+  private inflightBytes = 0;
+  /** UDP messages sent within UDP_REFUSED_WINDOW_MS (capped like the datagrams in flight). */
+  private recent: Array<{ at: number; records: number }> = [];
   private tcp: net.Socket | null = null;
   private queue: EncodedMessage[] = [];
   private queuedBytes = 0;
@@ -145,7 +155,10 @@ export class CollectorLink {
     if (this.addr.transport === 'udp') {
       const sock = dgram.createSocket(r.family === 6 ? 'udp6' : 'udp4');
       this.udp = sock;
-      sock.on('error', (e) => this.noteError(e));
+      sock.on('error', (e: NodeJS.ErrnoException) => {
+        this.noteError(e);
+        if (e.code === 'ECONNREFUSED') this.refused();
+      });
       await new Promise<void>((resolve) => {
         sock.connect(this.addr.port, this.address, () => resolve());
       });
@@ -182,8 +195,10 @@ export class CollectorLink {
       return;
     }
     this.inflight++;
+    this.inflightBytes += msg.buf.length;
     sock.send(msg.buf, (err) => {
       this.inflight--;
+      this.inflightBytes -= msg.buf.length;
       if (err) {
         this.noteError(err);
         this.drop(msg);
@@ -191,9 +206,25 @@ export class CollectorLink {
         this.stats.sent += msg.records;
         this.stats.messages++;
         this.stats.bytes += msg.buf.length;
+        const now = Date.now();
+        while (this.recent.length && (now - this.recent[0].at > UDP_REFUSED_WINDOW_MS || this.recent.length >= MAX_UDP_INFLIGHT)) this.recent.shift();
+        this.recent.push({ at: now, records: msg.records });
       }
       if (this.inflight === 0) this.wakeIdle();
     });
+  }
+
+  // The collector refused (ICMP port unreachable): what went out just before is lost.
+  private refused(): void {
+    const now = Date.now();
+    for (const m of this.recent) {
+      if (now - m.at > UDP_REFUSED_WINDOW_MS) continue;
+      this.stats.sent -= m.records;
+      this.stats.messages--;
+      this.stats.dropped += m.records;
+      this.stats.droppedMessages++;
+    }
+    this.recent = [];
   }
 
   private connect(): void {
@@ -224,6 +255,11 @@ export class CollectorLink {
       }, this.backoff);
       this.backoff = Math.min(this.backoff * 2, RECONNECT_MAX_MS);
     });
+  }
+
+  /** Bytes handed to this link and not yet sent (UDP in flight; TCP queued or in the socket). */
+  get backlogBytes(): number {
+    return this.addr.transport === 'udp' ? this.inflightBytes : this.pendingBytes();
   }
 
   private pendingBytes(): number {

@@ -16,6 +16,12 @@
 // (flat with --dont-nest-dump-dirs), at most 1000 lines a file like nProbe's plugin logs:
 // tab-separated with a "#" header line (times, flow id, endpoints, the plugin's fields); with
 // -D j, the complete flow records as JSON lines.
+//
+// A directory that becomes unwritable or disappears while the probe runs costs lines, never
+// capture: a file that cannot be opened, written or renamed into place has its lines counted as
+// dropped (`dropped`, `errors`, `lastError`), and the next flows try a new file (a removed
+// directory is made again). `written` counts only lines in files that are (or will be, for the
+// open one) in place, so written + dropped = flows offered.
 import { flowToJson } from './json';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -82,7 +88,7 @@ export function displayValue(e: ElementDef, f: FlowRecord): string | number {
 class DumpFile {
   readonly stream: fs.WriteStream;
   lines = 0;
-  private failed: Error | null = null;
+  failed: Error | null = null;
 
   constructor(readonly finalPath: string) {
     fs.mkdirSync(path.dirname(finalPath), { recursive: true });
@@ -98,7 +104,7 @@ class DumpFile {
 
   close(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.stream.end(() => {
+      const done = (): void => {
         if (this.failed) return reject(this.failed);
         try {
           fs.renameSync(this.finalPath + '.temp', this.finalPath);
@@ -106,8 +112,50 @@ class DumpFile {
         } catch (e) {
           reject(e);
         }
-      });
+      };
+      // end()'s callback does not run when the stream failed; 'close' always comes (once).
+      if (this.stream.closed) return done();
+      this.stream.once('close', done);
+      if (!this.stream.destroyed) this.stream.end();
     });
+  }
+}
+
+/** Drop accounting shared by both dump writers. */
+class DumpErrors {
+  dropped = 0;
+  errors = 0;
+  lastError = '';
+  constructor(private readonly warn?: (line: string) => void) {}
+
+  note(e: unknown, what: string): void {
+    this.errors++;
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    // Warn on a change of error, not on every file: a dead directory must not flood stderr.
+    if (code !== this.lastError) this.warn?.(`${what}: ${code}; flows are dropped (counted) until it can be written again`);
+    this.lastError = code;
+  }
+}
+
+/** Opens a dump file, or notes why it could not be. */
+function tryOpen(finalPath: string, errs: DumpErrors, what: string): DumpFile | null {
+  try {
+    return new DumpFile(finalPath);
+  } catch (e) {
+    errs.note(e, what);
+    return null;
+  }
+}
+
+/** Closes (and renames into place) a dump file; its lines count as dropped if that fails. */
+async function closeCounted(f: DumpFile, errs: DumpErrors, what: string): Promise<boolean> {
+  try {
+    await f.close();
+    return true;
+  } catch (e) {
+    errs.dropped += f.lines;
+    errs.note(e, what);
+    return false;
   }
 }
 
@@ -141,6 +189,8 @@ export interface FlowDumpOptions {
   columns: ElementDef[];
   separator: string;
   liveClock: boolean;
+  /** Where a write failure is reported (once per distinct error). */
+  warn?: (line: string) => void;
 }
 
 /** The dump columns for a template: plus the other IP family's addresses when it names only one. */
@@ -160,6 +210,7 @@ export class FlowDumpWriter {
   readonly name: string;
   written = 0;
   files = 0;
+  readonly errs: DumpErrors;
   private file: DumpFile | null = null;
   private period = -1;
   private clockMs = 0;
@@ -168,6 +219,7 @@ export class FlowDumpWriter {
 
   constructor(private readonly opts: FlowDumpOptions) {
     this.name = `dump:${opts.dir}`;
+    this.errs = new DumpErrors(opts.warn && ((l) => opts.warn?.(`${this.name}: ${l}`)));
     fs.mkdirSync(opts.dir, { recursive: true });
     fs.accessSync(opts.dir, fs.constants.W_OK);
     if (opts.liveClock) {
@@ -200,27 +252,49 @@ export class FlowDumpWriter {
     return s + '\n';
   }
 
+  get dropped(): number {
+    return this.errs.dropped;
+  }
+
+  /** Bytes handed to the file stream and not yet written. */
+  get backlogBytes(): number {
+    return this.file ? this.file.stream.writableLength : 0;
+  }
+
+  // Never rejects: a file that cannot be put in place is counted (its lines dropped).
   private async closeFile(): Promise<void> {
     const f = this.file;
     this.file = null;
-    if (f) await f.close();
+    if (f && !(await closeCounted(f, this.errs, 'closing a dump file'))) this.written -= f.lines;
   }
 
-  private openFile(period: number): void {
+  private openFile(period: number): boolean {
     const start = period * this.opts.periodSec;
     const dir = this.opts.nested ? path.join(this.opts.dir, datePath(start, 5)) : this.opts.dir;
-    this.file = new DumpFile(freshName(dir, String(start), this.opts.format === 'j' ? '.json' : '.flows'));
-    this.files++;
     this.period = period;
+    let name: string;
+    try {
+      name = freshName(dir, String(start), this.opts.format === 'j' ? '.json' : '.flows');
+    } catch (e) {
+      this.errs.note(e, 'opening a dump file');
+      return false;
+    }
+    this.file = tryOpen(name, this.errs, 'opening a dump file');
+    if (!this.file) return false;
+    this.files++;
     if (this.opts.format === 't') this.file.write(this.header());
+    return true;
   }
 
   async write(flows: FlowRecord[]): Promise<void> {
     if (flows.length === 0) return;
     await this.rotating;
+    if (this.file?.failed) await this.closeFile();
     const live = this.opts.liveClock;
     const liveNow = Date.now();
     let text = '';
+    // One attempt to open per period and batch: a dead directory costs one syscall per batch.
+    let failedPeriod = -1;
     for (const f of flows) {
       // File mode: the clock advances flow by flow (latest end seen), so one batch can span
       // periods and the files do not depend on how flows were batched.
@@ -229,24 +303,42 @@ export class FlowDumpWriter {
       const period = Math.floor((live ? liveNow : this.clockMs) / 1000 / this.opts.periodSec);
       if (!this.file || period !== this.period) {
         if (this.file) {
-          this.file.write(text);
+          this.writeText(text);
           text = '';
           await this.closeFile();
         }
-        this.openFile(period);
+        if (period === failedPeriod || !this.openFile(period)) {
+          failedPeriod = period;
+          this.errs.dropped++;
+          continue;
+        }
       }
       text += this.line(f);
       (this.file as DumpFile).lines++;
       this.written++;
     }
+    const file = this.file;
+    if (file && !this.writeText(text)) await drained(file.stream).catch(() => undefined);
+  }
+
+  // A stream that failed keeps its lines (they are dropped when it is closed).
+  private writeText(text: string): boolean {
     const file = this.file as DumpFile;
-    if (!file.write(text)) await drained(file.stream);
+    try {
+      return file.write(text);
+    } catch {
+      return true;
+    }
   }
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.rotating;
     await this.closeFile();
+  }
+
+  get errors(): number {
+    return this.errs.errors;
   }
 }
 
@@ -257,6 +349,7 @@ export interface ProtocolDumpOptions {
   fields: ElementDef[];
   format: DumpFormat;
   nested: boolean;
+  warn?: (line: string) => void;
 }
 
 /** --<proto>-dump-dir: one protocol's flows, nProbe plugin-log style. */
@@ -264,22 +357,38 @@ export class ProtocolDumpWriter {
   readonly name: string;
   written = 0;
   files = 0;
+  readonly errs: DumpErrors;
   private file: DumpFile | null = null;
   private day = '';
   private readonly l7: Set<number>;
 
   constructor(private readonly opts: ProtocolDumpOptions) {
     this.name = `${opts.label.toLowerCase()}-dump:${opts.dir}`;
+    this.errs = new DumpErrors(opts.warn && ((l) => opts.warn?.(`${this.name}: ${l}`)));
     this.l7 = new Set(opts.l7);
     fs.mkdirSync(opts.dir, { recursive: true });
     fs.accessSync(opts.dir, fs.constants.W_OK);
   }
 
-  static forProtocol(label: string, dir: string, format: DumpFormat, nested: boolean): ProtocolDumpWriter {
+  static forProtocol(label: string, dir: string, format: DumpFormat, nested: boolean, warn?: (line: string) => void): ProtocolDumpWriter {
     const spec = PROTOCOL_DUMPS.find((p) => p.label === label);
     const plugin = PLUGINS.find((p) => p.name.toUpperCase() === (spec?.plugin ?? label));
     const fields = (plugin?.fields ?? []).map((fd) => elementByName(fd.name)).filter((e): e is ElementDef => !!e);
-    return new ProtocolDumpWriter({ label, dir, l7: plugin?.l7 ?? spec?.l7 ?? [], fields, format, nested });
+    return new ProtocolDumpWriter({ label, dir, l7: plugin?.l7 ?? spec?.l7 ?? [], fields, format, nested, warn });
+  }
+
+  get dropped(): number {
+    return this.errs.dropped;
+  }
+
+  get backlogBytes(): number {
+    return this.file ? this.file.stream.writableLength : 0;
+  }
+
+  private async closeFile(): Promise<void> {
+    const f = this.file;
+    this.file = null;
+    if (f && !(await closeCounted(f, this.errs, 'closing a log file'))) this.written -= f.lines;
   }
 
   private header(): string {
@@ -299,31 +408,41 @@ export class ProtocolDumpWriter {
 
   async write(flows: FlowRecord[]): Promise<void> {
     let waitFor: fs.WriteStream | null = null;
+    if (this.file?.failed) await this.closeFile();
+    let openFailed = false; // one attempt per batch: a dead directory costs one syscall per batch
     for (const f of flows) {
       if (!this.l7.has(f.L7_PROTO)) continue;
       const day = datePath(f.FIRST_SWITCHED, 3);
-      if (this.file && (this.file.lines >= MAX_LINES_PER_PROTOCOL_FILE || (this.opts.nested && day !== this.day))) {
-        const old = this.file;
-        this.file = null;
-        await old.close();
+      if (this.file && (this.file.lines >= MAX_LINES_PER_PROTOCOL_FILE || (this.opts.nested && day !== this.day))) await this.closeFile();
+      if (!this.file && !openFailed) {
+        const dir = this.opts.nested ? path.join(this.opts.dir, day) : this.opts.dir;
+        try {
+          this.file = tryOpen(freshName(dir, String(f.FIRST_SWITCHED), this.opts.format === 'j' ? '.json' : '.log'), this.errs, 'opening a log file');
+        } catch (e) {
+          this.errs.note(e, 'opening a log file');
+        }
+        if (this.file) {
+          this.files++;
+          this.day = day;
+          if (this.opts.format === 't') this.file.write(this.header());
+        } else openFailed = true;
       }
       if (!this.file) {
-        const dir = this.opts.nested ? path.join(this.opts.dir, day) : this.opts.dir;
-        this.file = new DumpFile(freshName(dir, String(f.FIRST_SWITCHED), this.opts.format === 'j' ? '.json' : '.log'));
-        this.files++;
-        this.day = day;
-        if (this.opts.format === 't') this.file.write(this.header());
+        this.errs.dropped++;
+        continue;
       }
       this.file.lines++;
       this.written++;
-      if (!this.file.write(this.line(f))) waitFor = this.file.stream;
+      try {
+        if (!this.file.write(this.line(f))) waitFor = this.file.stream;
+      } catch {
+        /* the stream failed: its lines are dropped when it is closed */
+      }
     }
-    if (waitFor && waitFor.writableNeedDrain) await drained(waitFor);
+    if (waitFor && waitFor.writableNeedDrain) await drained(waitFor).catch(() => undefined);
   }
 
   async close(): Promise<void> {
-    const f = this.file;
-    this.file = null;
-    if (f) await f.close();
+    await this.closeFile();
   }
 }

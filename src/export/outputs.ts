@@ -177,6 +177,7 @@ class CollectorOutput implements FlowOutput {
       truncated: enc.truncated,
       templatesSent: enc.templatesSent,
       collectors: links,
+      backlogBytes: this.exporter.opts.links.reduce((a, l) => a + l.backlogBytes, 0),
     };
   }
 }
@@ -196,7 +197,9 @@ class JsonOutput implements FlowOutput {
     return this.w.close();
   }
   stats(): OutputStats {
-    return { name: this.name, sent: this.w.written, dropped: 0 };
+    // No drop counter to speak of: a JSON output that fails stops the probe (exit 1, or 0 on
+    // EPIPE: the reader went away), so nothing is lost silently.
+    return { name: this.name, sent: this.w.written, dropped: 0, backlogBytes: this.w.backlogBytes };
   }
 }
 
@@ -212,7 +215,8 @@ class DumpOutput implements FlowOutput {
     return this.w.close();
   }
   stats(): OutputStats {
-    return { name: this.w.name, sent: this.w.written, dropped: 0, files: this.w.files };
+    const e = this.w.errs;
+    return { name: this.w.name, sent: this.w.written, dropped: e.dropped, files: this.w.files, errors: e.errors, lastError: e.lastError, backlogBytes: this.w.backlogBytes };
   }
 }
 
@@ -281,7 +285,7 @@ export async function createOutputs(parsed: object, log: (line: string) => void,
           new DumpOutput(
             new FlowDumpWriter({
               dir, periodSec: args['dump-frequency'] ?? 60, format, nested, columns: dumpColumns(template),
-              separator: args['csv-separator'] ?? '|', liveClock: live,
+              separator: args['csv-separator'] ?? '|', liveClock: live, warn: (l) => log(`warning: ${l}`),
             }),
           ),
         );
@@ -294,7 +298,7 @@ export async function createOutputs(parsed: object, log: (line: string) => void,
       const dir = args[d.option];
       if (typeof dir !== 'string') continue;
       try {
-        outputs.push(new DumpOutput(ProtocolDumpWriter.forProtocol(d.label, dir, format, nested)));
+        outputs.push(new DumpOutput(ProtocolDumpWriter.forProtocol(d.label, dir, format, nested, (l) => log(`warning: ${l}`))));
       } catch (e) {
         throw new OutputError(`--${d.option} ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
@@ -392,7 +396,7 @@ export function outputStatsLines(outputs: FlowOutput[]): string[] {
     if (typeof s.notExportable === 'number' && s.notExportable) line += `, ${s.notExportable} flows not exportable in NetFlow v5 (IPv6)`;
     if (typeof s.clamped === 'number' && s.clamped) line += `, ${s.clamped} values saturated`;
     if (typeof s.truncated === 'number' && s.truncated) line += `, ${s.truncated} strings cut`;
-    if (typeof s.files === 'number') line += `, ${s.files} file${s.files === 1 ? '' : 's'}`;
+    if (typeof s.files === 'number') line += `, ${s.files} file${s.files === 1 ? '' : 's'}${s.errors ? `, ${s.errors} errors (${s.lastError})` : ''}`;
     if (typeof s.connects === 'number') line += `, ${s.connects} connection${s.connects === 1 ? '' : 's'}${s.errors ? `, ${s.errors} errors (${s.lastError})` : ''}`;
     lines.push(line);
     if (Array.isArray(s.collectors) && s.collectors.length > 1) {

@@ -168,7 +168,7 @@ export class TcpJsonWriter {
     }
   }
 
-  stats(): TcpJsonStats {
-    return { ...this.st, connected: this.connected };
+  stats(): TcpJsonStats & { backlogBytes: number } {
+    return { ...this.st, connected: this.connected, backlogBytes: this.pending() };
   }
 }
