@@ -5,6 +5,8 @@
       "sources": [
         "native/addon.cc",
         "native/capture/engine.cc",
+        "native/capture/intercept.cc",
+        "native/capture/nfqueue.cc",
         "native/decode/decoder.cc",
         "native/decode/ip_frag.cc",
         "native/flow/flow_table.cc",
@@ -27,7 +29,7 @@
         "native/dissect/sip_tcp.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "libraries": ["-lpcap"],
+      "libraries": ["-lpcap", "-lnetfilter_queue"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],

@@ -35,13 +35,17 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
                                     InstanceMethod("close", &NativeProbe::Close),
                                     InstanceMethod("stats", &NativeProbe::Stats),
                                     InstanceMethod("info", &NativeProbe::Info),
-                                    InstanceMethod("isDone", &NativeProbe::IsDone)});
+                                    InstanceMethod("isDone", &NativeProbe::IsDone),
+                                    InstanceMethod("configureIntercept", &NativeProbe::ConfigureIntercept),
+                                    InstanceMethod("readConns", &NativeProbe::ReadConns),
+                                    InstanceMethod("setVerdicts", &NativeProbe::SetVerdicts)});
     exports.Set("NativeProbe", f);
     Napi::Array names = Napi::Array::New(env, nprobe::kAnomalyCount);
     for (size_t i = 0; i < nprobe::kAnomalyCount; i++)
       names.Set(uint32_t(i), nprobe::anomaly_name(static_cast<nprobe::Anomaly>(i)));
     exports.Set("anomalyNames", names);
     exports.Set("recordFixedSize", Napi::Number::New(env, double(nprobe::kRecordFixedSize)));
+    exports.Set("connEventSize", Napi::Number::New(env, double(nprobe::kConnEventSize)));
     exports.Set("libpcapVersion", Napi::String::New(env, pcap_lib_version()));
     return exports;
   }
@@ -66,6 +70,7 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
     c.original_speed = o.Has("originalSpeed") && o.Get("originalSpeed").ToBoolean().Value();
     c.dissect = !o.Has("dissect") || o.Get("dissect").ToBoolean().Value();
     c.dissector_options.credentials = o.Has("credentials") && o.Get("credentials").ToBoolean().Value();
+    c.queue_bypass = o.Has("queueBypass") && o.Get("queueBypass").ToBoolean().Value();
     engine_ = std::make_unique<Engine>(std::move(c));
   }
 
@@ -167,9 +172,90 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
     o.Set("anomalies", an);
     o.Set("running", Napi::Boolean::New(env, s.running));
     o.Set("done", Napi::Boolean::New(env, s.done));
+    {
+      // The connection hook, as the capture thread applied it.
+      Napi::Object ic = Napi::Object::New(env);
+      auto m = [&](const char* k, uint64_t v) { ic.Set(k, Napi::Number::New(env, double(v))); };
+      m("conns", s.icpt_conns);
+      m("pending", s.icpt_pending);
+      m("fullDefaults", s.icpt_full_defaults);
+      m("nativeTimeouts", s.icpt_native_timeouts);
+      m("exportDefaults", s.icpt_export_defaults);
+      m("none", s.icpt_applied[0]);
+      m("pass", s.icpt_applied[1]);
+      m("drop", s.icpt_applied[2]);
+      m("check", s.icpt_applied[3]);
+      m("reject", s.icpt_applied[4]);
+      m("rstSent", s.icpt_rst_sent);
+      m("rstFailed", s.icpt_rst_failed);
+      m("nfAccepted", s.nf_accepted);
+      m("nfDropped", s.nf_dropped);
+      m("nfKernelDrops", s.nf_kernel_drops);
+      o.Set("intercept", ic);
+      o.Set("nfqueue", Napi::Boolean::New(env, s.nfqueue));
+    }
     std::string w = engine_->warning();
     if (!w.empty()) o.Set("warning", Napi::String::New(env, w));
     return o;
+  }
+
+  // configureIntercept({ on, defaultVerdict, timeoutMs, rst }) — before start().
+  Napi::Value ConfigureIntercept(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (started_ || info.Length() < 1 || !info[0].IsObject()) {
+      Napi::Error::New(env, "configureIntercept(options) goes before start()").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Object o = info[0].As<Napi::Object>();
+    engine_->configure_intercept(o.Get("on").ToBoolean().Value(), uint8_t(get_u64(o, "defaultVerdict", 3)),
+                                 get_u64(o, "timeoutMs", 1000) * 1000, o.Has("rst") && o.Get("rst").ToBoolean().Value());
+    return env.Undefined();
+  }
+
+  // readConns(max) -> Buffer of connEventSize-byte events (capture/intercept.h), or null.
+  Napi::Value ReadConns(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    size_t max = info.Length() > 0 ? size_t(info[0].As<Napi::Number>().Uint32Value()) : 1024;
+    max = std::min(max, nprobe::limits::kMaxConnBatch);
+    conns_.clear();
+    const size_t n = engine_->read_conns(conns_, max);
+    if (n == 0) return env.Null();
+    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, n * nprobe::kConnEventSize);
+    for (size_t i = 0; i < n; i++) nprobe::encode_conn_event(conns_[i], buf.Data() + i * nprobe::kConnEventSize);
+    return buf;
+  }
+
+  // setVerdicts(ids: Float64Array | number[], codes: Uint8Array | number[]): FLOW_VERDICT codes.
+  Napi::Value SetVerdicts(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2) {
+      Napi::TypeError::New(env, "setVerdicts(ids, codes)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    std::vector<std::pair<uint64_t, uint8_t>> v;
+    auto get = [](const Napi::Value& arr, uint32_t i) -> double {
+      if (arr.IsTypedArray()) {
+        Napi::TypedArray t = arr.As<Napi::TypedArray>();
+        if (t.TypedArrayType() == napi_float64_array) return t.As<Napi::Float64Array>()[i];
+        if (t.TypedArrayType() == napi_uint8_array) return t.As<Napi::Uint8Array>()[i];
+        return 0;
+      }
+      return arr.As<Napi::Array>().Get(i).ToNumber().DoubleValue();
+    };
+    auto len = [](const Napi::Value& arr) -> uint32_t {
+      if (arr.IsTypedArray()) return uint32_t(arr.As<Napi::TypedArray>().ElementLength());
+      if (arr.IsArray()) return arr.As<Napi::Array>().Length();
+      return 0;
+    };
+    const uint32_t n = std::min(len(info[0]), len(info[1]));
+    v.reserve(n);
+    for (uint32_t i = 0; i < n; i++) {
+      const double id = get(info[0], i), code = get(info[1], i);
+      if (!(id >= 1) || !(code >= 0 && code <= 4)) continue;  // nothing else is a verdict
+      v.emplace_back(uint64_t(id), uint8_t(code));
+    }
+    if (!v.empty()) engine_->set_verdicts(v);
+    return env.Undefined();
   }
 
   // True once the capture thread has queued its last flow (the queue may still hold some).
@@ -188,6 +274,7 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
   std::unique_ptr<Engine> engine_;
   Napi::ThreadSafeFunction tsfn_;
   std::vector<nprobe::FlowRecord> batch_;
+  std::vector<nprobe::ConnEvent> conns_;
   bool started_ = false;
 };
 

@@ -8,6 +8,10 @@ import { Probe, ProbeError } from './probe';
 import { ProgressBar } from './progress';
 import type { FlowBatch } from './batch';
 import { StatsReporter, summaryLines } from './stats';
+import type { InterceptBridge } from './intercept/bridge';
+import { interceptLines } from './intercept/stats';
+import type { MetricsServer } from './metrics';
+import { dropPrivileges, lookupUser, UserEntry, UserError } from './privileges';
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -38,6 +42,15 @@ interface Args {
   'lua-sandbox': boolean;
   'as-list'?: string;    // DNS client enrichment (src/geo.ts)
   'city-list'?: string;
+  'metrics-port'?: number;    // Prometheus /metrics (src/metrics.ts)
+  'metrics-address': string;
+  user?: string;              // -u: drop root after opening the capture (src/privileges.ts)
+  // The connection hook (intercept_hook, src/intercept/)
+  'intercept-timeout-ms': number;
+  'intercept-default': 'pass' | 'check' | 'reject' | 'drop';
+  'lookup-config'?: string;
+  'intercept-rst': boolean;
+  'queue-bypass': boolean;
 }
 
 // yargs reads a lone "-" as a positional; join it to its option ("--json-out=-", "-i=-").
@@ -77,6 +90,14 @@ function parseArgs(argv: string[]): Args {
     .option('as-list', { type: 'string', describe: 'MaxMind ASN database (.mmdb): AS of DNS clients' })
     .option('city-list', { type: 'string', describe: 'MaxMind City database (.mmdb): country and city of DNS clients' })
     .option('stats-interval', { type: 'number', default: 5, describe: 'Seconds between -b stats reports' })
+    .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics at http://<metrics-address>:PORT/metrics' })
+    .option('metrics-address', { type: 'string', default: '127.0.0.1', describe: 'Address of the --metrics-port server' })
+    .option('intercept-timeout-ms', { type: 'number', default: 1000, describe: 'Time intercept_hook has to give a verdict; then the default applies' })
+    .option('intercept-default', { type: 'string', choices: ['pass', 'check', 'reject', 'drop'], default: 'check', describe: 'Verdict on a hook error, nil, unknown string or time-out' })
+    .option('lookup-config', { type: 'string', describe: 'Data sources of drweb.lookup (type@tag sections)' })
+    .option('intercept-rst', { type: 'boolean', default: false, describe: 'Passive live capture: answer a "reject" verdict with TCP resets to both ends' })
+    .option('queue-bypass', { type: 'boolean', default: false, describe: '-i nf:N: the kernel accepts the queue\'s packets while the probe is not running (fail-open)' })
+    .option('user', { alias: 'u', type: 'string', describe: 'Run as this user once the capture is open (needs root; the Lua script and the outputs are opened as the user)' })
     )
     .help('help')
     .alias('help', 'h')
@@ -100,7 +121,12 @@ function parseArgs(argv: string[]): Args {
   num('stats-interval', a['stats-interval'], 1, 3600);
   num('lua-timeout-ms', a['lua-timeout-ms'], 1, 600000);
   num('lua-memory-mb', a['lua-memory-mb'], 8, 65536);
-  for (const k of ['interface', 'bpf-filter', 'json-out', 'lua', 'as-list', 'city-list'] as const) {
+  if (a['metrics-port'] !== undefined) num('metrics-port', a['metrics-port'], 1, 65535);
+  num('intercept-timeout-ms', a['intercept-timeout-ms'], 1, 600000);
+  for (const k of ['intercept-default', 'lookup-config'] as const) {
+    if (Array.isArray(a[k])) throw new UsageError(`--${k} given more than once`);
+  }
+  for (const k of ['interface', 'bpf-filter', 'json-out', 'lua', 'as-list', 'city-list', 'metrics-port', 'metrics-address', 'user'] as const) {
     if (Array.isArray(a[k])) throw new UsageError(`--${k} given more than once`);
   }
   return a;
@@ -122,6 +148,17 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
   if ((args as { help?: boolean }).help) return EXIT_OK;
+  // -u: an unknown user is an option error, found before anything is opened.
+  let runAs: UserEntry | null = null;
+  if (args.user !== undefined) {
+    try {
+      runAs = lookupUser(args.user);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      say(`error: ${e.message} (see nprobe --help)`);
+      return EXIT_USAGE;
+    }
+  }
 
   let probe: Probe;
   try {
@@ -137,6 +174,7 @@ async function main(argv: string[]): Promise<number> {
       ftpCredentials: args['ftp-credentials'],
       asList: args['as-list'],
       cityList: args['city-list'],
+      queueBypass: args['queue-bypass'],
     });
     probe.open();
   } catch (e) {
@@ -147,21 +185,75 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
 
-  // The script loads once, before capture starts (nProbe's order of messages).
+  // What the metrics report; outputs and Lua are filled in below. Read at scrape time.
+  let outputs: FlowOutput[] = [];
+  let exported = 0;
   let lua: LuaHost | null = null;
+  let suppressedBefore = 0;
+  let hookStatsBefore: HookStats[] = [];
+  const luaStats = (): { hooks: HookStats[]; suppressed: number } | undefined =>
+    lua ? { hooks: mergeHookStats(hookStatsBefore, lua.stats()), suppressed: suppressedBefore + lua.suppressed } : undefined;
+  // Opened as root (before -u): the capture, the GeoIP databases (probe.open()) and the metrics
+  // socket (a port below 1024 works). Everything after is opened as the user.
+  let metrics: MetricsServer | null = null;
+  if (args['metrics-port'] !== undefined) {
+    const m = await import('./metrics');
+    try {
+      metrics = await m.MetricsServer.start(args['metrics-address'], args['metrics-port'], () => ({
+        probe: probe.stats(), queueCapacity: probe.queueRecords, flowsOut: exported, lua: luaStats(), outputs: outputs.map((o) => o.stats()),
+      }));
+    } catch (e) {
+      if (!(e instanceof m.MetricsError)) throw e;
+      say(`error: ${e.message}`);
+      return EXIT_RUNTIME;
+    }
+  }
+  if (runAs) {
+    try {
+      const warning = dropPrivileges(runAs);
+      if (warning) say(`warning: ${warning}`);
+      else say(`running as ${runAs.name} (uid ${runAs.uid}, gid ${runAs.gid})`);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      say(`error: ${e.message}`);
+      await metrics?.close();
+      return EXIT_RUNTIME;
+    }
+  }
+
+  // The script loads once, before capture starts (nProbe's order of messages).
+  // Loaded only when asked for: wasmoon alone adds tens of ms to every start.
+  const luaModule = args.lua !== undefined ? await import('./lua/host') : null;
+  const drwebModule = args.lua !== undefined ? await import('./lua/drweb') : null;
+  const interceptModule = args.lua !== undefined ? await import('./lua/intercept') : null;
   const luaOptions = {
     timeoutMs: args['lua-timeout-ms'],
     memoryMb: args['lua-memory-mb'],
     sandbox: args['lua-sandbox'],
+    // `require "drweb"` and "drweb.lookup" are there for every script (seed 000).
+    preload: (e: import('wasmoon').LuaEngine) => drwebModule?.installDrweb(e, { lookupConfig: args['lookup-config'] }),
   };
-  // Loaded only when asked for: wasmoon alone adds tens of ms to every start.
-  const luaModule = args.lua !== undefined ? await import('./lua/host') : null;
+  // The connection hook: on when the script defines intercept_hook (src/intercept/bridge.ts).
+  let bridge: InterceptBridge | null = null;
+  const newRunner = (host: LuaHost): InstanceType<NonNullable<typeof interceptModule>['InterceptRunner']> =>
+    new interceptModule!.InterceptRunner(host.lua, { timeoutMs: args['intercept-timeout-ms'], defaultVerdict: args['intercept-default'] });
   if (args.lua !== undefined && luaModule) {
     try {
       lua = await luaModule.LuaHost.load(args.lua, luaOptions);
+      // The connection hook shares the script's Lua state (DESIGN.md §5).
+      if (interceptModule && interceptModule.InterceptRunner.defined(lua.lua)) {
+        const { InterceptBridge, VERDICT_CODES } = await import('./intercept/bridge');
+        bridge = new InterceptBridge(probe, newRunner(lua), { defaultVerdict: args['intercept-default'] });
+        const b = bridge;
+        probe.enableIntercept(
+          { defaultVerdict: VERDICT_CODES[args['intercept-default']], timeoutMs: args['intercept-timeout-ms'], rst: args['intercept-rst'] },
+          () => b.drain(),
+        );
+      }
     } catch (e) {
       if (e instanceof luaModule.LuaLoadError) {
         say(`error: [LUA] ${e.message}`);
+        await metrics?.close();
         return EXIT_RUNTIME;
       }
       throw e;
@@ -169,17 +261,18 @@ async function main(argv: string[]): Promise<number> {
     say(`[LUA] Successfully interpreted ${args.lua}`);
   }
   // Between the two [LUA] lines, as nProbe prints them (seed 002).
-  let outputs: FlowOutput[];
   try {
     outputs = await createOutputs(args, say);
   } catch (e) {
     if (e instanceof OutputError) {
       say(`error: ${e.message}`);
+      await metrics?.close();
       return EXIT_RUNTIME;
     }
     throw e;
   }
   if (lua) say(`${lua.enabled.length} plugin(s) enabled`);
+  if (bridge) say(`[LUA] intercept_hook: every new TCP connection waits for its verdict (default ${args['intercept-default']}, ${args['intercept-timeout-ms']} ms)`);
 
   const info = probe.info();
   say(probe.isFile ? `reading ${args.interface} (${info.linktypeName})` : `capturing on ${args.interface} (${info.linktypeName})`);
@@ -199,13 +292,16 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   // SIGHUP reloads the script between two batches: no flow is lost; a script that fails
   // to load leaves the old one running.
-  let suppressedBefore = 0;
-  let hookStatsBefore: HookStats[] = [];
   const onHup = (): void => {
     if (!lua || args.lua === undefined || !luaModule) return;
     const file = args.lua;
     luaModule.LuaHost.load(file, luaOptions).then(
       (fresh) => {
+        // The connection hook moves to the new state before the old one closes; a script
+        // that drops intercept_hook leaves connections undecided (dissected, FLOW_VERDICT 0).
+        const hooks = interceptModule?.InterceptRunner.defined(fresh.lua) ?? false;
+        if (bridge) bridge.replaceRunner(hooks ? newRunner(fresh) : null);
+        else if (hooks) say('[LUA] SIGHUP: intercept_hook is new in the script: restart the probe to turn the connection hook on');
         if (lua) {
           suppressedBefore += lua.suppressed;
           hookStatsBefore = mergeHookStats(hookStatsBefore, lua.stats());
@@ -218,9 +314,6 @@ async function main(argv: string[]): Promise<number> {
     );
   };
   process.on('SIGHUP', onHup);
-  const luaStats = (): { hooks: HookStats[]; suppressed: number } | undefined =>
-    lua ? { hooks: mergeHookStats(hookStatsBefore, lua.stats()), suppressed: suppressedBefore + lua.suppressed } : undefined;
-
   const queueCapacity = probe.queueRecords;
   const reporter = args.verbose > 0 ? new StatsReporter(args.verbose, (l) => process.stderr.write(l + '\n')) : null;
   const progress = probe.isFile && ProgressBar.wanted() ? new ProgressBar() : null;
@@ -228,14 +321,15 @@ async function main(argv: string[]): Promise<number> {
   if (reporter) {
     timers.push(setInterval(() => {
       progress?.clear();
-      reporter.report(probe.stats(), { queueCapacity, lua: luaStats() });
+      const ps = probe.stats();
+      reporter.report(ps, { queueCapacity, lua: luaStats(), flowsOut: exported });
+      if (bridge) for (const l of interceptLines(ps.intercept, bridge.stats(), ps.nfqueue)) say(l);
       for (const l of outputStatsLines(outputs)) say(l);
     }, args['stats-interval'] * 1000));
   }
   if (progress) timers.push(setInterval(() => progress.update(probe.stats()), 200));
 
   let failure: Error | null = null;
-  let exported = 0;
   // Batches stay undecoded unless a hook or a non-JSON output needs records (src/batch.ts).
   const sink = (batch: FlowBatch): void | Promise<void> => {
     if (lua) lua.processBatch(batch);
@@ -256,14 +350,17 @@ async function main(argv: string[]): Promise<number> {
   }
   const st = probe.stats();
   const ls = luaStats();
-  if (reporter) reporter.report(st, { queueCapacity, lua: ls });
+  if (reporter) reporter.report(st, { queueCapacity, lua: ls, flowsOut: exported });
   if (st.warning) say(`warning: ${st.warning}`);
   for (const line of summaryLines(st, { source: args.interface, elapsed: probe.elapsed, flowsOut: exported, lua: ls })) say(line);
+  if (bridge) for (const line of interceptLines(st.intercept, bridge.stats(), st.nfqueue)) say(line);
   for (const line of outputStatsLines(outputs)) say(line);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   process.off('SIGHUP', onHup);
+  bridge?.close();
   lua?.close();
+  await metrics?.close();
   if (failure) {
     const code = (failure as NodeJS.ErrnoException).code;
     if (code === 'EPIPE') return EXIT_OK; // the reader went away (e.g. | head): not an error

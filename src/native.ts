@@ -1,4 +1,5 @@
-// The only loader of the native addon (build/Release/nprobe_native.node) and its types.
+// The only loader of the native addon (build/Release/nprobe_native.node, or the file named by
+// $NPROBE_NATIVE_ADDON) and its types.
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -16,6 +17,32 @@ export interface NativeOptions {
   dissect?: boolean;
   /** Dissectors may export credentials (FTP_PASSWORD). */
   credentials?: boolean;
+  /** `-i nf:N`: the kernel accepts the queue's packets while nobody listens (--queue-bypass). */
+  queueBypass?: boolean;
+}
+
+/** The connection hook as the capture thread applied it (native/capture/intercept.h). */
+export interface NativeInterceptStats {
+  /** Connections handed to JS. */
+  conns: number;
+  /** Connections waiting for their verdict now. */
+  pending: number;
+  /** Live: the pending queue was full, the default verdict applied without the hook. */
+  fullDefaults: number;
+  /** Live: no verdict came within the time-out plus a grace, the default applied natively. */
+  nativeTimeouts: number;
+  /** A flow ended (live) before its verdict came: the default applied. */
+  exportDefaults: number;
+  none: number;
+  pass: number;
+  drop: number;
+  check: number;
+  reject: number;
+  rstSent: number;
+  rstFailed: number;
+  nfAccepted: number;
+  nfDropped: number;
+  nfKernelDrops: number;
 }
 
 export interface NativeStats {
@@ -49,6 +76,9 @@ export interface NativeStats {
   running: boolean;
   done: boolean;
   warning?: string;
+  intercept?: NativeInterceptStats;
+  /** Inline capture from NFQUEUE (-i nf:N). */
+  nfqueue?: boolean;
 }
 
 export interface NativeProbe {
@@ -61,6 +91,12 @@ export interface NativeProbe {
   stats(): NativeStats;
   isDone(): boolean;
   info(): { linktype: number; linktypeName: string };
+  /** Before start(): the connection hook on/off, its default verdict code, time-out, --intercept-rst. */
+  configureIntercept(o: { on: boolean; defaultVerdict: number; timeoutMs: number; rst?: boolean }): void;
+  /** New connections (connEventSize bytes each, src/intercept/events.ts), or null. */
+  readConns(max: number): Buffer | null;
+  /** Verdicts by flow id: FLOW_VERDICT codes (0 no hook, 1 pass, 2 drop, 3 check, 4 reject). */
+  setVerdicts(ids: Float64Array | number[], codes: Uint8Array | number[]): void;
 }
 
 export interface TestDissectResult {
@@ -110,6 +146,7 @@ export interface NativeModule {
   luaBatch(id: number, batch: Buffer): { bytes: Buffer; flows: Uint32Array } | null;
   anomalyNames: string[];
   recordFixedSize: number;
+  connEventSize: number;
   libpcapVersion: string;
 }
 
@@ -121,7 +158,9 @@ export function loadNative(): NativeModule {
   const candidates = [path.resolve(__dirname, '..', '..'), path.resolve(__dirname, '..')].map((root) =>
     path.join(root, 'build', 'Release', 'nprobe_native.node'),
   );
-  const file = candidates.find((f) => fs.existsSync(f)) ?? candidates[0];
+  // NPROBE_NATIVE_ADDON names another build of the addon (the ASan one: npm run test:asan).
+  const override = process.env.NPROBE_NATIVE_ADDON;
+  const file = override ? path.resolve(override) : (candidates.find((f) => fs.existsSync(f)) ?? candidates[0]);
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     cached = require(file) as NativeModule;

@@ -35,6 +35,8 @@ export interface ProbeOptions {
   asList?: string;
   /** DNS client enrichment (src/geo.ts): MaxMind City database (nProbe --city-list). */
   cityList?: string;
+  /** `-i nf:N`: the kernel accepts the queue's packets while the probe is not there (--queue-bypass). */
+  queueBypass?: boolean;
 }
 
 export type ProbeStats = NativeStats;
@@ -85,6 +87,7 @@ export class Probe {
   private endedAt = 0;
   private delivered = 0;
   private geo: GeoDb | null = null;  // DNS client AS/country/city, when databases are given
+  private connHandler: (() => void) | null = null;  // the connection hook's drain (src/intercept)
 
   constructor(readonly options: ProbeOptions) {
     const mod = loadNative();
@@ -108,6 +111,7 @@ export class Probe {
       originalSpeed: options.originalSpeed,
       dissect: options.dissect ?? true,
       credentials: options.ftpCredentials ?? false,
+      queueBypass: options.queueBypass ?? false,
     });
     this.donePromise = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
@@ -193,6 +197,24 @@ export class Probe {
     }
   }
 
+  /**
+   * The connection hook (DESIGN.md §5), before run(): new TCP connections wait for a verdict
+   * (FLOW_VERDICT codes); `onConnections` runs on every wake-up to drain them (readConns) and
+   * answers go back with setVerdicts.
+   */
+  enableIntercept(o: { defaultVerdict: number; timeoutMs: number; rst?: boolean }, onConnections: () => void): void {
+    this.native.configureIntercept({ on: true, ...o });
+    this.connHandler = onConnections;
+  }
+
+  readConns(max: number): Buffer | null {
+    return this.native.readConns(max);
+  }
+
+  setVerdicts(ids: Float64Array, codes: Uint8Array): void {
+    this.native.setVerdicts(ids, codes);
+  }
+
   /** Asks the capture to end: every flow seen so far is still exported. */
   stop(): void {
     this.native.stop();
@@ -219,6 +241,8 @@ export class Probe {
   }
 
   private onSignal(): void {
+    // New connections first: their verdicts may be what the capture thread waits for.
+    if (this.connHandler) this.connHandler();
     this.signalled = true;
     void this.pump();
   }

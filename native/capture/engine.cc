@@ -2,6 +2,7 @@
 #include "engine.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "../reassembly/tcp_flow.h"
@@ -28,6 +30,7 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)) {
 Engine::~Engine() {
   abort();
   join();
+  if (nf_has_filter_) pcap_freecode(&nf_filter_);
   if (pcap_) pcap_close(pcap_);
   if (wake_fd_ >= 0) close(wake_fd_);
 }
@@ -40,6 +43,33 @@ uint64_t Engine::wall_us() const {
 
 void Engine::open() {
   char err[PCAP_ERRBUF_SIZE] = "";
+  nfq_num_ = cfg_.is_file ? -1 : NfQueue::parse_source(cfg_.source);
+  if (nfq_num_ == -2) throw CaptureError(cfg_.source + ": expected nf:N with a queue number N from 0 to 65535");
+  if (nfq_num_ >= 0) {
+    // Inline: raw IP packets from the kernel's queue, verdicts given back (nfqueue.h).
+    nfq_ = std::make_unique<NfQueue>();
+    nfq_->open(nfq_num_, cfg_.queue_bypass, [this](const NfPacket& np) { on_nf_packet(np); });
+    linktype_ = DLT_RAW;
+    if (!cfg_.filter.empty()) {
+      pcap_t* dead = pcap_open_dead(DLT_RAW, 65535);
+      if (!dead || pcap_compile(dead, &nf_filter_, cfg_.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) < 0) {
+        std::string m = dead ? pcap_geterr(dead) : "out of memory";
+        if (dead) pcap_close(dead);
+        throw CaptureError("bad filter expression \"" + cfg_.filter + "\": " + m);
+      }
+      pcap_close(dead);
+      nf_has_filter_ = true;
+    }
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) throw CaptureError(std::string("eventfd: ") + strerror(errno));
+    local_.load();
+    raw_.open();  // resets for "reject" (before -u drops privileges)
+    table_ = std::make_unique<FlowTable>(
+        FlowTableConfig{cfg_.max_flows, cfg_.idle_us, cfg_.active_us, std::min(limits::kTcpCloseLingerUs, cfg_.idle_us)},
+        [this](Flow& f, EndReason why) { export_flow(f, why); });
+    decoder_ = std::make_unique<Decoder>(linktype_, anomalies_, dc_, *this);
+    return;
+  }
   if (cfg_.is_file) {
     // libpcap reads pcap and pcapng alike by their magic number, whatever the file is named;
     // asking for microseconds converts nanosecond files.
@@ -89,6 +119,7 @@ void Engine::open() {
     }
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) throw CaptureError(std::string("eventfd: ") + strerror(errno));
+    local_.load();  // passive divert: the capture host's own addresses
   }
   linktype_ = pcap_datalink(pcap_);
   if (!Decoder::supported_linktype(linktype_)) {
@@ -165,6 +196,7 @@ void Engine::join() {
 }
 
 void Engine::handle_frame(const pcap_pkthdr* hdr, const u_char* data) {
+  if (inbox_ready_.load(std::memory_order_relaxed)) apply_verdicts();
   const uint64_t ts = uint64_t(hdr->ts.tv_sec) * 1000000 + uint64_t(hdr->ts.tv_usec);
   if (frames_ == 0) {
     first_ts_ = ts;
@@ -237,9 +269,15 @@ void Engine::run_live() {
       tick(now_us_);
       last_tick = w;
     }
+    if (inbox_ready_.load(std::memory_order_relaxed)) apply_verdicts();
     if (n == 0) {
       pollfd fds[2] = {{pfd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
       poll(fds, 2, 100);
+      if (fds[1].revents & POLLIN) {
+        uint64_t v;  // verdicts and stop requests both ring it: reset it, the flags say which
+        ssize_t r = read(wake_fd_, &v, sizeof v);
+        (void)r;
+      }
     }
   }
 }
@@ -250,6 +288,8 @@ void Engine::run() {
   set_thread_dissector_options(&cfg_.dissector_options);
   if (cfg_.is_file) {
     run_file();
+  } else if (nfq_) {
+    run_nfqueue();
   } else {
     run_live();
   }
@@ -273,6 +313,16 @@ void Engine::tick(uint64_t now_us) {
     waiting = !queue_.empty();
   }
   if (waiting) signal();
+  if (cfg_.intercept) {
+    bool conns;
+    {
+      std::lock_guard<std::mutex> lk(imu_);
+      conns = !conns_.empty();
+    }
+    if (conns) signal_conns();
+    if (!cfg_.is_file) sweep_pending(wall_us());
+    icpt_pending_.store(pending_.size(), std::memory_order_relaxed);
+  }
   refresh_io_stats();
   flows_active_.store(table_->active(), std::memory_order_relaxed);
   flows_created_.store(table_->created_total(), std::memory_order_relaxed);
@@ -288,6 +338,10 @@ void Engine::refresh_io_stats() {
       long pos = ftell(file_);
       if (pos >= 0) file_pos_.store(uint64_t(pos), std::memory_order_relaxed);
     }
+  } else if (nfq_) {
+    nf_kernel_drops_.store(nfq_->kernel_drops(), std::memory_order_relaxed);
+    nf_accepted_.store(nfq_->verdicts_accept(), std::memory_order_relaxed);
+    nf_dropped_.store(nfq_->verdicts_drop(), std::memory_order_relaxed);
   } else {
     // pcap_stats is not safe to call from another thread while this one captures.
     pcap_stat ps;
@@ -376,6 +430,28 @@ void Engine::on_packet(Packet& p) {
     }
   }
   table_->touch(idx);
+  if (cfg_.intercept && p.proto == 6) {
+    // The connection hook comes before any L7 work: a new connection waits for its verdict,
+    // its packets counted (above) but their payload kept aside (and held, inline).
+    if (created) begin_intercept(table_->at(idx), idx, p);
+    Flow& g = table_->at(idx);
+    if (g.verdict == verdict::kPending) {
+      hold(g, p, dir);
+      return;
+    }
+    if (nf_cur_) nf_decide(g, p, dir);
+    else if (g.verdict == verdict::kReject && cfg_.intercept_rst && pcap_ && !cfg_.is_file &&
+             g.resets_sent < limits::kMaxResetRoundsPerConn && !(p.tcp_flags & tcpflag::RST)) {
+      // Passive: the connection went on while the hook ran, so the resets sent with the
+      // verdict may be behind; each later segment gets a fresh pair (bounded per flow).
+      SegmentSeen seg{true, p.tcp_seq, p.tcp_ack,
+                      p.payload_wire_len + ((p.tcp_flags & tcpflag::SYN) ? 1u : 0u) + ((p.tcp_flags & tcpflag::FIN) ? 1u : 0u),
+                      p.tcp_flags};
+      resets_passive(g, seg, dir);
+      g.resets_sent++;
+    }
+    if (!verdict::dissects(g.verdict)) return;
+  }
   if (!cfg_.dissect) return;
   if (p.proto == 6) {
     // TCP goes through the stream reassembler, pure ACKs included (they settle holes).
@@ -588,8 +664,14 @@ void Engine::dissect(Flow& f, const Packet& p, int dir) {
 }
 
 void Engine::export_flow(Flow& f, EndReason why) {
+  // Never exported while its verdict is pending: the verdict decides what it carries.
+  if (f.verdict == verdict::kPending) resolve_before_export(f);
   FlowRecord r;
   r.l7_proto = f.l7_proto;
+  if (cfg_.intercept) {
+    FieldWriter w(r.ext);
+    w.num("FLOW_VERDICT", f.verdict);
+  }
   if (f.outer_version) {
     // The tunnel's endpoints (this probe's own element names; nProbe has no standard ones).
     FieldWriter w(r.ext);
@@ -736,7 +818,384 @@ EngineStats Engine::stats() const {
   s.tcp_gap_bytes = ld(tcp_gap_bytes_);
   s.running = running_.load();
   s.done = done_.load();
+  s.icpt_conns = ld(icpt_conns_);
+  s.icpt_pending = ld(icpt_pending_);
+  s.icpt_full_defaults = ld(icpt_full_defaults_);
+  s.icpt_native_timeouts = ld(icpt_native_timeouts_);
+  s.icpt_export_defaults = ld(icpt_export_defaults_);
+  for (int i = 0; i < 5; i++) s.icpt_applied[i] = ld(icpt_applied_[i]);
+  s.icpt_rst_sent = ld(icpt_rst_sent_);
+  s.icpt_rst_failed = ld(icpt_rst_failed_);
+  s.nf_accepted = ld(nf_accepted_);
+  s.nf_dropped = ld(nf_dropped_);
+  s.nf_kernel_drops = ld(nf_kernel_drops_);
+  s.nfqueue = nfq_ != nullptr;
+  if (nfq_) {
+    s.kernel_drop = s.nf_kernel_drops;
+    s.kernel_stats_valid = true;
+  }
   return s;
+}
+
+// ---- Connection hook (intercept.h, DESIGN.md §5) ----
+
+void Engine::configure_intercept(bool on, uint8_t default_verdict, uint64_t timeout_us, bool rst) {
+  cfg_.intercept = on;
+  cfg_.intercept_default = verdict::valid(default_verdict) ? default_verdict : verdict::kCheck;
+  cfg_.intercept_timeout_us = timeout_us;
+  cfg_.intercept_rst = rst;
+}
+
+void Engine::signal_conns() {
+  if (!conn_signal_pending_.exchange(true) && notify_) notify_();
+}
+
+size_t Engine::read_conns(std::vector<ConnEvent>& out, size_t max) {
+  // Cleared before draining, as for flows: a connection queued after this signals again.
+  conn_signal_pending_.store(false);
+  std::lock_guard<std::mutex> lk(imu_);
+  const size_t n = std::min(max, conns_.size());
+  for (size_t i = 0; i < n; i++) {
+    out.push_back(conns_.front());
+    conns_.pop_front();
+  }
+  return n;
+}
+
+void Engine::set_verdicts(const std::vector<std::pair<uint64_t, uint8_t>>& v) {
+  {
+    std::lock_guard<std::mutex> lk(imu_);
+    inbox_.insert(inbox_.end(), v.begin(), v.end());
+    inbox_ready_.store(true);
+  }
+  icv_.notify_all();
+  wake();  // a live or inline capture may sleep in poll()
+}
+
+void Engine::wait_for_verdicts() {
+  std::unique_lock<std::mutex> lk(imu_);
+  icv_.wait_for(lk, std::chrono::milliseconds(100), [this] { return !inbox_.empty() || abort_.load(); });
+}
+
+void Engine::begin_intercept(Flow& f, uint32_t idx, const Packet& p) {
+  if (pending_.size() >= cfg_.max_pending) {
+    if (cfg_.is_file) {
+      // A file waits for JS (deterministic output); JS answers within its time-out.
+      while (pending_.size() >= cfg_.max_pending && !abort_.load()) {
+        signal_conns();
+        wait_for_verdicts();
+        apply_verdicts();
+      }
+    }
+    if (pending_.size() >= cfg_.max_pending) {
+      // Live capture never waits: the connection gets the default verdict here, counted.
+      icpt_full_defaults_.fetch_add(1, std::memory_order_relaxed);
+      f.verdict = cfg_.intercept_default;
+      icpt_applied_[f.verdict].fetch_add(1, std::memory_order_relaxed);
+      if (!verdict::dissects(f.verdict)) f.l7_done = 1;
+      return;
+    }
+  }
+  ConnEvent e;
+  e.flow_id = f.flow_id;
+  e.ts_us = p.ts_first_us;
+  e.src = p.src;  // the flow was created by this packet: its sender is the client
+  e.dst = p.dst;
+  e.sport = p.sport;
+  e.dport = p.dport;
+  e.ip_version = p.ip_version;
+  if (nf_cur_) {
+    // The netfilter hook says where the packet is: LOCAL_IN 1, FORWARD 2, LOCAL_OUT 3.
+    switch (nf_cur_->hook) {
+      case 1: e.divert = Divert::kInput; break;
+      case 3: e.divert = Divert::kOutput; break;
+      case 2: e.divert = Divert::kForward; break;
+      default:  // PRE/POST_ROUTING: decide by the host's addresses, as passive capture does
+        e.divert = local_.contains(p.dst, p.ip_version)   ? Divert::kInput
+                   : local_.contains(p.src, p.ip_version) ? Divert::kOutput
+                                                          : Divert::kForward;
+    }
+    char name[IF_NAMESIZE];
+    if (nf_cur_->indev && if_indextoname(nf_cur_->indev, name)) std::snprintf(e.iface_in, sizeof e.iface_in, "%s", name);
+    if (nf_cur_->outdev && if_indextoname(nf_cur_->outdev, name)) std::snprintf(e.iface_out, sizeof e.iface_out, "%s", name);
+    e.has_uid = nf_cur_->has_uid;
+    e.has_gid = nf_cur_->has_gid;
+    e.uid = nf_cur_->uid;
+    e.gid = nf_cur_->gid;
+  } else if (!cfg_.is_file) {
+    e.divert = local_.contains(p.dst, p.ip_version)   ? Divert::kInput
+               : local_.contains(p.src, p.ip_version) ? Divert::kOutput
+                                                      : Divert::kForward;
+    std::snprintf(e.iface_in, sizeof e.iface_in, "%s", cfg_.source.c_str());
+  }
+  f.verdict = verdict::kPending;
+  f.icpt = new InterceptState();
+  f.icpt->since_wall_us = wall_us();
+  pending_[f.flow_id] = idx;
+  icpt_pending_.store(pending_.size(), std::memory_order_relaxed);
+  icpt_conns_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lk(imu_);
+    conns_.push_back(e);  // bounded: one event per pending connection, and those are capped
+  }
+  signal_conns();
+}
+
+void Engine::hold(Flow& f, const Packet& p, int dir) {
+  InterceptState& s = *f.icpt;
+  s.last_dir = uint8_t(dir);
+  SegmentSeen& seen = s.last[dir];
+  seen.seen = true;
+  seen.seq = p.tcp_seq;
+  seen.ack = p.tcp_ack;
+  seen.flags = p.tcp_flags;
+  seen.len = p.payload_wire_len + ((p.tcp_flags & tcpflag::SYN) ? 1 : 0) + ((p.tcp_flags & tcpflag::FIN) ? 1 : 0);
+  if (nf_cur_) {
+    if (s.nf_ids.size() >= limits::kMaxHeldNfPackets) {
+      // Held packets are bounded: the sender retransmits this one later.
+      anomalies_.add(Anomaly::intercept_held_cap);
+      f.anomalies |= anomaly_bit(Anomaly::intercept_held_cap);
+      nf_action_ = NfAction::kDrop;
+    } else {
+      s.nf_ids.push_back(nf_cur_->id);
+      nf_action_ = NfAction::kHold;
+    }
+  }
+  // Kept for a "check" verdict: the same packets the reassembler would have had.
+  if (!cfg_.dissect || f.l7_done || !(p.payload_wire_len || (p.tcp_flags & tcpflag::SYN) || !s.segs.empty())) return;
+  if (s.segs.size() >= limits::kMaxHeldSegmentsPerConn) {
+    anomalies_.add(Anomaly::intercept_buffer_cap);
+    f.anomalies |= anomaly_bit(Anomaly::intercept_buffer_cap);
+    return;
+  }
+  uint32_t keep = p.payload_len;
+  if (s.bytes.size() + keep > limits::kMaxHeldBytesPerConn) {
+    // Not kept: the reassembler sees the segment as cut short, a gap (as for the snap length).
+    anomalies_.add(Anomaly::intercept_buffer_cap);
+    f.anomalies |= anomaly_bit(Anomaly::intercept_buffer_cap);
+    keep = 0;
+  } else if (held_bytes_ + keep > limits::kMaxHeldBytesTotal) {
+    anomalies_.add(Anomaly::intercept_buffer_memory_cap);
+    f.anomalies |= anomaly_bit(Anomaly::intercept_buffer_memory_cap);
+    keep = 0;
+  }
+  HeldSegment h;
+  h.pkt = p;
+  h.pkt.payload = nullptr;
+  h.pkt.payload_len = keep;
+  h.off = uint32_t(s.bytes.size());
+  h.dir = uint8_t(dir);
+  if (keep) s.bytes.insert(s.bytes.end(), p.payload, p.payload + keep);
+  held_bytes_ += keep;
+  s.segs.push_back(h);
+}
+
+void Engine::apply_verdicts() {
+  std::vector<std::pair<uint64_t, uint8_t>> in;
+  {
+    std::lock_guard<std::mutex> lk(imu_);
+    in.swap(inbox_);
+    inbox_ready_.store(false);
+  }
+  for (auto [id, v] : in) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;  // already decided here (time-out, export, full queue)
+    Flow& f = table_->at(it->second);
+    if (!f.in_use || f.flow_id != id || f.verdict != verdict::kPending) {
+      pending_.erase(it);
+      continue;
+    }
+    apply_verdict(f, verdict::valid(v) ? v : cfg_.intercept_default);
+  }
+}
+
+void Engine::apply_verdict(Flow& f, uint8_t v) {
+  if (f.verdict != verdict::kPending) return;
+  pending_.erase(f.flow_id);
+  icpt_pending_.store(pending_.size(), std::memory_order_relaxed);
+  std::unique_ptr<InterceptState> s(f.icpt);
+  f.icpt = nullptr;
+  f.verdict = v;
+  icpt_applied_[v].fetch_add(1, std::memory_order_relaxed);
+  held_bytes_ -= s->bytes.size();
+  const bool stop = v == verdict::kDrop || v == verdict::kReject;
+  if (nfq_) {
+    for (uint32_t id : s->nf_ids) nfq_->verdict(id, !stop);
+    // Inline reject: the client hears a reset at once, from the server's address.
+    if (v == verdict::kReject && s->last[0].seen) reset_client_inline(f, s->last[0]);
+  } else if (v == verdict::kReject && cfg_.intercept_rst && pcap_ && !cfg_.is_file) {
+    resets_passive(f, s->last[s->last_dir], s->last_dir);
+    f.resets_sent = 1;
+  }
+  if (!verdict::dissects(v) || !cfg_.dissect) {
+    f.l7_done = 1;  // pass, drop, reject: never dissected, no check<Protocol>Flow
+    return;
+  }
+  // check: what was kept goes to reassembly and the dissectors, in arrival order.
+  for (HeldSegment& h : s->segs) {
+    Packet q = h.pkt;
+    q.payload = q.payload_len ? s->bytes.data() + h.off : nullptr;
+    if (f.tcp || (!f.l7_done && (q.payload_wire_len || (q.tcp_flags & tcpflag::SYN)))) tcp_segment(f, q, h.dir);
+  }
+}
+
+void Engine::resolve_before_export(Flow& f) {
+  apply_verdicts();
+  if (cfg_.is_file) {
+    // Deterministic: the capture waits for JS, which answers within its time-out.
+    while (f.verdict == verdict::kPending && !abort_.load()) {
+      signal_conns();
+      wait_for_verdicts();
+      apply_verdicts();
+    }
+  }
+  if (f.verdict == verdict::kPending) {
+    icpt_export_defaults_.fetch_add(1, std::memory_order_relaxed);
+    apply_verdict(f, cfg_.intercept_default);
+  }
+}
+
+void Engine::sweep_pending(uint64_t wall) {
+  // Live safety net: JS promised a verdict within its time-out; past it (and a grace), the
+  // default applies here so held packets never wait forever.
+  if (pending_.empty()) return;
+  const uint64_t limit = cfg_.intercept_timeout_us + limits::kInterceptGraceUs;
+  std::vector<uint32_t> late;
+  for (auto& [id, idx] : pending_) {
+    const Flow& f = table_->at(idx);
+    if (f.icpt && wall > f.icpt->since_wall_us + limit) late.push_back(idx);
+  }
+  for (uint32_t idx : late) {
+    icpt_native_timeouts_.fetch_add(1, std::memory_order_relaxed);
+    apply_verdict(table_->at(idx), cfg_.intercept_default);
+  }
+}
+
+namespace {
+void endpoints(const Flow& f, IpAddr& cli, IpAddr& srv, uint16_t& cport, uint16_t& sport) {
+  const bool a = f.client_is_a;
+  std::memcpy(cli.b, a ? f.key.a : f.key.b, 16);
+  std::memcpy(srv.b, a ? f.key.b : f.key.a, 16);
+  cport = a ? f.key.port_a : f.key.port_b;
+  sport = a ? f.key.port_b : f.key.port_a;
+}
+}  // namespace
+
+void Engine::nf_decide(Flow& f, const Packet& p, int dir) {
+  // Every later packet of a decided connection gets the same treatment, without the hook.
+  if (f.verdict == verdict::kDrop) {
+    nf_action_ = NfAction::kDrop;
+  } else if (f.verdict == verdict::kReject) {
+    // A reset toward the client is let through: it is the one we sent (a queue rule on the
+    // server's OUTPUT chain hands our own packet back to us) or the server's own.
+    if (dir == 1 && (p.tcp_flags & tcpflag::RST)) return;
+    nf_action_ = NfAction::kDrop;
+    if (dir == 0 && !(p.tcp_flags & tcpflag::RST)) {  // never answer a reset with a reset
+      SegmentSeen s;
+      s.seen = true;
+      s.seq = p.tcp_seq;
+      s.ack = p.tcp_ack;
+      s.flags = p.tcp_flags;
+      s.len = p.payload_wire_len + ((p.tcp_flags & tcpflag::SYN) ? 1 : 0) + ((p.tcp_flags & tcpflag::FIN) ? 1 : 0);
+      reset_client_inline(f, s);
+    }
+  }
+}
+
+void Engine::reset_client_inline(const Flow& f, const SegmentSeen& c) {
+  if (c.flags & tcpflag::RST) return;
+  IpAddr cli, srv;
+  uint16_t cport, sport;
+  endpoints(f, cli, srv, cport, sport);
+  uint32_t seq, ack;
+  uint8_t flags;
+  reset_for(c, seq, ack, flags);
+  uint8_t pkt[kMaxRstPacket];
+  const size_t n = build_tcp_reset(f.key.ip_version, srv, cli, sport, cport, seq, ack, flags, pkt);
+  const bool ok = n && raw_.send(f.key.ip_version, pkt, n, cli);
+  (ok ? icpt_rst_sent_ : icpt_rst_failed_).fetch_add(1, std::memory_order_relaxed);
+}
+
+void Engine::resets_passive(const Flow& f, const SegmentSeen& s, int dir) {
+  // Injected on the capture interface as Ethernet frames, one to each end, computed from the
+  // latest segment seen (sent by side `dir`). Only plain Ethernet (no VLAN tags, no tunnel):
+  // the frame must be one the ends will take.
+  if (linktype_ != DLT_EN10MB || f.key.vlan_key || f.key.tunneled || !s.seen || (s.flags & tcpflag::RST)) {
+    icpt_rst_failed_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  IpAddr ip[2];
+  uint16_t port[2];
+  endpoints(f, ip[0], ip[1], port[0], port[1]);
+  const uint8_t* mac[2] = {f.client_mac, f.server_mac};
+  const uint16_t ethertype = f.key.ip_version == 6 ? 0x86dd : 0x0800;
+  auto send = [&](int from, uint32_t seq, uint32_t ack, uint8_t flags) {
+    const int to = 1 - from;
+    uint8_t frame[14 + kMaxRstPacket];
+    std::memcpy(frame, mac[to], 6);
+    std::memcpy(frame + 6, mac[from], 6);
+    frame[12] = uint8_t(ethertype >> 8);
+    frame[13] = uint8_t(ethertype);
+    const size_t n = build_tcp_reset(f.key.ip_version, ip[from], ip[to], port[from], port[to], seq, ack, flags, frame + 14);
+    const bool ok = n && pcap_inject(pcap_, frame, 14 + n) == int(14 + n);
+    (ok ? icpt_rst_sent_ : icpt_rst_failed_).fetch_add(1, std::memory_order_relaxed);
+  };
+  // To the segment's sender, as from its peer: RFC 793 §3.4 (seq from its ACK field).
+  uint32_t seq, ack;
+  uint8_t flags;
+  reset_for(s, seq, ack, flags);
+  send(1 - dir, seq, ack, flags);
+  // To its receiver, as from the sender: the sender's next sequence number.
+  send(dir, s.seq + s.len, s.ack, (s.flags & tcpflag::ACK) ? (tcpflag::RST | tcpflag::ACK) : tcpflag::RST);
+}
+
+void Engine::on_nf_packet(const NfPacket& np) {
+  if (nf_has_filter_) {
+    pcap_pkthdr h{};
+    h.caplen = h.len = np.len;
+    if (!pcap_offline_filter(&nf_filter_, &h, np.data)) {
+      nfq_->verdict(np.id, true);  // not ours to look at (-f)
+      return;
+    }
+  }
+  pcap_pkthdr hdr{};
+  hdr.ts.tv_sec = time_t(np.ts_us / 1000000);
+  hdr.ts.tv_usec = suseconds_t(np.ts_us % 1000000);
+  hdr.caplen = hdr.len = np.len;
+  nf_cur_ = &np;
+  nf_action_ = NfAction::kAccept;
+  handle_frame(&hdr, np.data);
+  nf_cur_ = nullptr;
+  if (nf_action_ != NfAction::kHold) nfq_->verdict(np.id, nf_action_ == NfAction::kAccept);
+}
+
+void Engine::run_nfqueue() {
+  const int fd = nfq_->fd();
+  uint64_t last_tick = wall_us();
+  while (!stop_.load(std::memory_order_relaxed)) {
+    if (inbox_ready_.load(std::memory_order_relaxed)) apply_verdicts();
+    std::string err;
+    if (!nfq_->receive(err)) {
+      std::lock_guard<std::mutex> lk(mu_);
+      warning_ = "capture on " + cfg_.source + " failed after packet " + std::to_string(dc_.packets.load()) + ": " + err;
+      break;
+    }
+    if (inbox_ready_.load(std::memory_order_relaxed)) apply_verdicts();
+    const uint64_t w = wall_us();
+    if (w - last_tick >= 100000) {
+      if (w > now_us_) now_us_ = w;
+      table_->expire(now_us_);
+      tick(now_us_);
+      last_tick = w;
+    }
+    pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    poll(fds, 2, 100);
+    if (fds[1].revents & POLLIN) {
+      uint64_t v;
+      ssize_t r = read(wake_fd_, &v, sizeof v);
+      (void)r;
+    }
+  }
 }
 
 }  // namespace nprobe

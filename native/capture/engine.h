@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "../decode/decoder.h"
@@ -23,6 +25,9 @@
 #include "../flow/flow_record.h"
 #include "../flow/flow_table.h"
 #include "../util/anomalies.h"
+#include "../util/limits.h"
+#include "intercept.h"
+#include "nfqueue.h"
 
 namespace nprobe {
 
@@ -39,6 +44,13 @@ struct EngineConfig {
   bool original_speed = false;
   bool dissect = true;      // run the L7 dissectors (off: flows only)
   DissectorOptions dissector_options;  // what the user allows them (--ftp-credentials)
+  // The connection hook (intercept.h; set before start() by configure_intercept).
+  bool intercept = false;
+  uint8_t intercept_default = verdict::kCheck;   // when the queue of pending connections is full (live)
+  uint64_t intercept_timeout_us = 1000000;       // JS answers within this; live adds kInterceptGraceUs
+  bool intercept_rst = false;                    // passive live capture: answer reject with resets
+  bool queue_bypass = false;                     // NFQUEUE: the kernel accepts when nobody listens
+  size_t max_pending = limits::kDefaultMaxPendingConns;
 };
 
 // A one-line, user-facing error (bad file, bad filter, unknown interface, ...).
@@ -59,6 +71,12 @@ struct EngineStats {
   uint64_t tcp_retransmissions, tcp_gaps, tcp_gap_bytes;
   std::vector<std::pair<std::string, uint64_t>> dissector_anomalies;
   bool running, done;
+  // connection hook
+  uint64_t icpt_conns, icpt_pending, icpt_full_defaults, icpt_native_timeouts, icpt_export_defaults;
+  uint64_t icpt_applied[5];  // by verdict code, as the flows got them
+  uint64_t icpt_rst_sent, icpt_rst_failed;
+  uint64_t nf_accepted, nf_dropped, nf_kernel_drops;
+  bool nfqueue;
 };
 
 class Engine final : public PacketSink {
@@ -76,6 +94,11 @@ class Engine final : public PacketSink {
   size_t read_batch(std::vector<FlowRecord>& out, size_t max);
   void join();
   EngineStats stats() const;
+  // Connection hook. Before start(): turns it on. From JS at any time: drain new connections
+  // (clears their signal first), hand verdicts back (applied by the capture thread).
+  void configure_intercept(bool on, uint8_t default_verdict, uint64_t timeout_us, bool rst);
+  size_t read_conns(std::vector<ConnEvent>& out, size_t max);
+  void set_verdicts(const std::vector<std::pair<uint64_t, uint8_t>>& v);
   bool done() const { return done_.load(); }
 
   int linktype() const { return linktype_; }
@@ -102,6 +125,20 @@ class Engine final : public PacketSink {
   void tick(uint64_t now_us);
   void refresh_io_stats();
   uint64_t wall_us() const;
+  // connection hook (capture thread)
+  void begin_intercept(Flow& f, uint32_t idx, const Packet& p);
+  void hold(Flow& f, const Packet& p, int dir);
+  void apply_verdicts();
+  void apply_verdict(Flow& f, uint8_t v);
+  void resolve_before_export(Flow& f);
+  void wait_for_verdicts();
+  void signal_conns();
+  void sweep_pending(uint64_t wall);
+  void nf_decide(Flow& f, const Packet& p, int dir);
+  void reset_client_inline(const Flow& f, const SegmentSeen& client_seg);
+  void resets_passive(const Flow& f, const SegmentSeen& s, int dir);
+  void run_nfqueue();
+  void on_nf_packet(const NfPacket& np);
 
   EngineConfig cfg_;
   pcap_t* pcap_ = nullptr;
@@ -149,6 +186,28 @@ class Engine final : public PacketSink {
     uint64_t expires_us;
   };
   std::vector<Expected> expected_;  // few and short-lived: a linear scan on new TCP flows
+
+  // Connection hook. pending_ and held_bytes_ belong to the capture thread; conns_ and
+  // inbox_ are shared with JS under imu_.
+  std::unordered_map<uint64_t, uint32_t> pending_;  // flow id -> table index
+  size_t held_bytes_ = 0;
+  LocalAddrs local_;
+  RawSender raw_;
+  std::unique_ptr<NfQueue> nfq_;
+  int nfq_num_ = -1;
+  bpf_program nf_filter_{};
+  bool nf_has_filter_ = false;
+  const NfPacket* nf_cur_ = nullptr;  // the NFQUEUE packet being handled
+  enum class NfAction : uint8_t { kAccept, kDrop, kHold } nf_action_ = NfAction::kAccept;
+  mutable std::mutex imu_;
+  std::condition_variable icv_;
+  std::deque<ConnEvent> conns_;
+  std::vector<std::pair<uint64_t, uint8_t>> inbox_;
+  std::atomic<bool> inbox_ready_{false}, conn_signal_pending_{false};
+  std::atomic<uint64_t> icpt_conns_{0}, icpt_pending_{0}, icpt_full_defaults_{0}, icpt_native_timeouts_{0},
+      icpt_export_defaults_{0}, icpt_rst_sent_{0}, icpt_rst_failed_{0}, nf_accepted_{0}, nf_dropped_{0},
+      nf_kernel_drops_{0};
+  std::atomic<uint64_t> icpt_applied_[5] = {};
 };
 
 }  // namespace nprobe

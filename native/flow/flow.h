@@ -35,6 +35,7 @@ inline constexpr uint32_t kNoIndex = UINT32_MAX;
 
 class Dissector;
 struct TcpFlowState;
+struct InterceptState;
 
 struct Flow {
   FlowKey key;
@@ -66,6 +67,9 @@ struct Flow {
   uint8_t fin_seen;        // bit 0: client sent FIN, bit 1: server sent FIN
   uint8_t closing;         // FIN both ways or RST: waiting out the close linger
   uint8_t in_use;
+  uint8_t verdict;         // intercept_hook verdict (capture/intercept.h verdict::), 255 while pending
+  InterceptState* icpt;    // owned; what waits for the verdict (pending connections only)
+  uint8_t resets_sent;     // passive --intercept-rst: rounds of resets sent for a rejected connection
 };
 
 }  // namespace nprobe

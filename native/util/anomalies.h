@@ -44,7 +44,10 @@ namespace nprobe {
   X(capture_ts_backwards)         /* packet timestamp earlier than the previous one */         \
   X(tcp_reassembly_cap)           /* a stream's out-of-order cap hit: the hole became a gap */  \
   X(tcp_reassembly_memory_cap)    /* all flows' waiting bytes hit kMaxWaitingTotal */           \
-  X(tcp_overlap)                  /* a segment overlapped data already held (first kept) */
+  X(tcp_overlap)                  /* a segment overlapped data already held (first kept) */    \
+  X(intercept_buffer_cap)         /* pending connection: kMaxHeld*PerConn hit, payload not kept */ \
+  X(intercept_buffer_memory_cap)  /* pending connections: kMaxHeldBytesTotal hit */             \
+  X(intercept_held_cap)           /* NFQUEUE: kMaxHeldNfPackets held, the packet was dropped */
 
 enum class Anomaly : uint8_t {
 #define NPROBE_ANOMALY_ENUM(name) name,

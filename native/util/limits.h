@@ -33,4 +33,17 @@ inline constexpr size_t kDefaultQueueRecords = 16384;    // finished flows waiti
 inline constexpr size_t kMaxBatchRecords = 4096;         // records handed to JS per readBatch
 inline constexpr size_t kSignalBatchRecords = 256;       // queued flows that wake JS (ticks wake it too)
 
+// Connection hook (intercept_hook, DESIGN.md §5; native/capture/intercept.h)
+inline constexpr size_t kDefaultMaxPendingConns = 4096;     // connections waiting for a verdict
+inline constexpr size_t kMaxHeldSegmentsPerConn = 64;       // payload segments kept per pending connection
+inline constexpr size_t kMaxHeldBytesPerConn = 256 * 1024;  // payload bytes kept per pending connection
+inline constexpr size_t kMaxHeldBytesTotal = 64u << 20;     // payload bytes kept over all pending connections
+inline constexpr size_t kMaxHeldNfPackets = 64;             // NFQUEUE packets held per pending connection
+inline constexpr uint8_t kMaxResetRoundsPerConn = 4;        // passive --intercept-rst: reset pairs per rejected connection
+inline constexpr size_t kMaxConnBatch = 4096;               // connection events handed to JS per readConns
+inline constexpr uint64_t kInterceptGraceUs = 1000000;      // live: past the JS time-out, the default applies natively
+inline constexpr size_t kNfqQueueMaxLen = 4096;             // packets the kernel queues for us
+inline constexpr size_t kNfqSocketBuffer = 8u << 20;        // netlink receive buffer
+inline constexpr size_t kNfqRecvBuffer = 256 * 1024;        // one recv() (several packets)
+
 }  // namespace nprobe::limits

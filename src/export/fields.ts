@@ -143,6 +143,7 @@ const CORE: CoreSpec[] = [
   // This probe's own: no nProbe id, so JSON, --tcp and dumps only.
   ['OUTER_FLOW_ID', 0, 0, 'unsigned64', 0, '', '', 'FLOW_ID of the GTP-U tunnel flow carrying this one (JSON and dumps only)', (f) => f.OUTER_FLOW_ID],
   ['FLOW_ANOMALIES', 0, 0, 'string', 0, '', '', 'Anomalies seen on the flow\'s packets, comma separated (JSON and dumps only)', (f) => f.FLOW_ANOMALIES],
+  ['FLOW_VERDICT', 0, 0, 'unsigned8', 0, '', '', 'Only with a Lua intercept_hook: the connection\'s verdict, 1 pass, 2 drop, 3 check, 4 reject; 0 no hook ran (not TCP) (JSON and dumps only)', (f) => f.FLOW_VERDICT as number | undefined],
 ];
 
 /** nProbe's other names for core elements (-T accepts them). */
