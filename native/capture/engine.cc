@@ -210,6 +210,15 @@ void Engine::handle_frame(const pcap_pkthdr* hdr, const u_char* data) {
       const uint64_t nap = std::min<uint64_t>(due - w, 100000);
       timespec t{time_t(nap / 1000000), long(nap % 1000000) * 1000};
       nanosleep(&t, nullptr);
+      // The capture's clock runs on while we wait for the next packet, as it would live:
+      // flows idle past their timeout end now, and the counters and queue are refreshed,
+      // instead of everything waiting for the next 1024 packets.
+      const uint64_t virt = std::min(ts, replay_ts0_ + (wall_us() - replay_wall0_));
+      if (virt > now_us_) {
+        now_us_ = virt;
+        table_->expire(now_us_);
+      }
+      tick(now_us_);
     }
   }
   if (ts < last_frame_ts_) anomalies_.add(Anomaly::capture_ts_backwards);

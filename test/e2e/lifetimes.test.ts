@@ -145,3 +145,27 @@ test('the async iterator yields the same flows as run()', async () => {
   expect(viaIter).toEqual(viaRun);
   expect(viaRun.length).toBeGreaterThan(5);
 });
+
+test('--original-speed: the capture clock runs while waiting, so an idle flow ends before the next packet', async () => {
+  // Flow A at t=0; the next packet (flow B) 4 s later; -d 1. Replayed at the recorded pace,
+  // A must come out about 1 s in, while the probe still waits for B, as it would live.
+  const file = g.writePcap([udpAB(T0, 1000), udpAB(T0 + 4e6, 1001)], g.LINKTYPE.RAW);
+  const start = Date.now();
+  const child = spawn(process.execPath, [CLI, '-i', file, '--original-speed', '-d', '1', '-n', 'none', '--json-out', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const seen: Array<{ port: number; at: number }> = [];
+  let buf = '';
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      seen.push({ port: (JSON.parse(buf.slice(0, i)) as FlowRecord).L4_SRC_PORT, at: Date.now() - start });
+      buf = buf.slice(i + 1);
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const end = Date.now() - start;
+  expect(code).toBe(0);
+  expect(seen.map((s) => s.port)).toEqual([1000, 1001]);
+  // A left while B was still 4 s of capture time away: well before the end of the run.
+  expect(end - seen[0].at).toBeGreaterThan(1500);
+  expect(end).toBeGreaterThanOrEqual(3900);
+});
