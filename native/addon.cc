@@ -150,6 +150,7 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
     n("flowsExported", s.flows_exported);
     n("flowsEvicted", s.flows_evicted);
     n("queueDrops", s.queue_drops);
+    n("queueDropPackets", s.queue_drop_packets);
     n("queueDepth", s.queue_depth);
     n("kernelRecv", s.kernel_recv);
     n("kernelDrop", s.kernel_drop);

@@ -34,6 +34,7 @@ interface Args {
   'json-out'?: string;
   'original-speed': boolean;
   'stats-interval': number;
+  'export-queue': number;
   dpi: boolean;
   'ftp-credentials': boolean;
   lua?: string;
@@ -90,6 +91,7 @@ function parseArgs(argv: string[]): Args {
     .option('as-list', { type: 'string', describe: 'MaxMind ASN database (.mmdb): AS of DNS clients' })
     .option('city-list', { type: 'string', describe: 'MaxMind City database (.mmdb): country and city of DNS clients' })
     .option('stats-interval', { type: 'number', default: 5, describe: 'Seconds between -b stats reports' })
+    .option('export-queue', { type: 'number', default: 16384, describe: 'Finished flows held between the capture thread and export; live, a full queue drops flows (counted with their packets), a file waits' })
     .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics at http://<metrics-address>:PORT/metrics' })
     .option('metrics-address', { type: 'string', default: '127.0.0.1', describe: 'Address of the --metrics-port server' })
     .option('intercept-timeout-ms', { type: 'number', default: 1000, describe: 'Time intercept_hook has to give a verdict; then the default applies' })
@@ -119,6 +121,7 @@ function parseArgs(argv: string[]): Args {
   num('max-num-flows', a['max-num-flows'], 1, 1 << 26);
   num('verbose', a.verbose, 0, 2);
   num('stats-interval', a['stats-interval'], 1, 3600);
+  num('export-queue', a['export-queue'], 16, 1 << 24);
   num('lua-timeout-ms', a['lua-timeout-ms'], 1, 600000);
   num('lua-memory-mb', a['lua-memory-mb'], 8, 65536);
   if (a['metrics-port'] !== undefined) num('metrics-port', a['metrics-port'], 1, 65535);
@@ -170,6 +173,7 @@ async function main(argv: string[]): Promise<number> {
       idleTimeout: args['idle-timeout'],
       maxFlows: args['max-num-flows'],
       originalSpeed: args['original-speed'],
+      queueRecords: args['export-queue'],
       dissect: args.dpi,
       ftpCredentials: args['ftp-credentials'],
       asList: args['as-list'],

@@ -100,6 +100,7 @@ export function buildRegistry(snap: () => MetricsSnapshot): Registry {
 
   // The queue between the capture thread and JS.
   counter('nprobe_queue_dropped_flows_total', 'Finished flows dropped because the export queue was full (live capture)', (s) => s.probe.queueDrops);
+  counter('nprobe_queue_dropped_packets_total', 'Packets of the flows dropped because the export queue was full', (s) => s.probe.queueDropPackets);
   gauge('nprobe_queue_depth', 'Finished flows waiting in the export queue', (s) => s.probe.queueDepth);
   gauge('nprobe_queue_capacity', 'Capacity of the export queue (flows)', (s) => s.queueCapacity);
 

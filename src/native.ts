@@ -60,6 +60,8 @@ export interface NativeStats {
   flowsExported: number;
   flowsEvicted: number;
   queueDrops: number;
+  /** Packets of the flows in queueDrops (live: the books still balance). */
+  queueDropPackets: number;
   queueDepth: number;
   kernelRecv: number;
   kernelDrop: number;

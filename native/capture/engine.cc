@@ -755,10 +755,14 @@ void Engine::export_flow(Flow& f, EndReason why) {
       not_full_.wait(lk, [this] { return queue_.size() < cfg_.queue_records || abort_.load(); });
       if (abort_.load()) {
         queue_drops_.fetch_add(1, std::memory_order_relaxed);
+        queue_drop_packets_.fetch_add(r.in_pkts + r.out_pkts, std::memory_order_relaxed);
         return;
       }
     } else {
+      // The packets of a dropped flow are counted too, so the books still balance: packets
+      // captured = packets in exported flows + packets in dropped ones (+ non-flow packets).
       queue_drops_.fetch_add(1, std::memory_order_relaxed);
+      queue_drop_packets_.fetch_add(r.in_pkts + r.out_pkts, std::memory_order_relaxed);
       return;
     }
   }
@@ -805,6 +809,7 @@ EngineStats Engine::stats() const {
   s.flows_exported = ld(flows_exported_);
   s.flows_evicted = ld(flows_evicted_);
   s.queue_drops = ld(queue_drops_);
+  s.queue_drop_packets = ld(queue_drop_packets_);
   {
     std::lock_guard<std::mutex> lk(mu_);
     s.queue_depth = queue_.size();

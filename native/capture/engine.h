@@ -62,6 +62,7 @@ struct EngineStats {
   uint64_t packets, wire_bytes, ip_packets, non_ip, undecodable, fragments, reassembled,
       frag_unattributed, tunneled;
   uint64_t flows_created, flows_active, flows_exported, flows_evicted, queue_drops, queue_depth;
+  uint64_t queue_drop_packets;  // packets of the flows in queue_drops
   uint64_t kernel_recv, kernel_drop, kernel_ifdrop;
   bool kernel_stats_valid;
   uint64_t file_size, file_pos;
@@ -174,7 +175,7 @@ class Engine final : public PacketSink {
 
   // counters read by stats()
   std::atomic<uint64_t> flows_created_{0}, flows_active_{0}, flows_exported_{0}, flows_evicted_{0},
-      queue_drops_{0}, kernel_recv_{0}, kernel_drop_{0}, kernel_ifdrop_{0}, file_size_{0},
+      queue_drops_{0}, queue_drop_packets_{0}, kernel_recv_{0}, kernel_drop_{0}, kernel_ifdrop_{0}, file_size_{0},
       file_pos_{0}, frag_in_flight_{0}, frag_bytes_{0}, table_bytes_{0}, first_ts_{0}, last_ts_{0};
   std::atomic<bool> kernel_stats_valid_{false};
   std::atomic<uint64_t> tcp_retransmissions_{0}, tcp_gaps_{0}, tcp_gap_bytes_{0};

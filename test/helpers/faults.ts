@@ -82,13 +82,14 @@ export interface Summary {
   kernelDrop: number | null;
   kernelRecv: number | null;
   queueDrops: number;
+  queueDropPackets: number;
 }
 
 export function parseSummary(stderr: string): Summary {
   const p = /^nprobe: (\d+) packets \(/m.exec(stderr);
   const f = /^nprobe: flows: (\d+) created, (\d+) exported \((\d+) early for lack of room(?:, (\d+) suppressed by Lua)?\), (\d+) still active/m.exec(stderr);
   const d = /^nprobe: decode: \d+ IP, (\d+) non-IP, (\d+) undecodable/m.exec(stderr);
-  const q = /^nprobe: drops: (?:kernel (\d+) \(of (\d+) received\), interface \d+, )?export queue (\d+)/m.exec(stderr);
+  const q = /^nprobe: drops: (?:kernel (\d+) \(of (\d+) received\), interface \d+, )?export queue (\d+)(?: flows \((\d+) packets\))?/m.exec(stderr);
   if (!p || !f || !d || !q) throw new Error(`no summary in stderr:\n${stderr}`);
   return {
     packets: Number(p[1]),
@@ -102,6 +103,7 @@ export function parseSummary(stderr: string): Summary {
     kernelDrop: q[1] !== undefined ? Number(q[1]) : null,
     kernelRecv: q[2] !== undefined ? Number(q[2]) : null,
     queueDrops: Number(q[3]),
+    queueDropPackets: Number(q[4] ?? 0),
   };
 }
 
