@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// Live capture under load (issue 8): tcpreplay feeds a veth pair between two network
+// namespaces this script creates and removes (frames never leave them), at a series of rates
+// and at its top speed, while the probe (full configuration: every dissector, trivial Lua
+// hooks, JSON to a file) and then softflowd capture on the other end. For each run: packets
+// tcpreplay sent, packets libpcap delivered and dropped (pcap_stats), and for the probe
+// whether the exported flows account for exactly the packets delivered. The first rate with
+// kernel drops above 0.1% is each tool's drop onset. Root only; not a test.
+//   node bench/live.js [--file PCAP] [--seconds S] [--rates 100000,200000,400000,top]
+'use strict';
+const { spawn, spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const REPO = path.resolve(__dirname, '..');
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(name);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
+};
+const file = opt('--file', path.join(process.env.NPROBE_BENCH_DIR || '/tmp/nprobe-bench', 'mix-1m.pcap'));
+const seconds = Number(opt('--seconds', 10));
+const rates = opt('--rates', '100000,200000,400000,top').split(',');
+const NS_A = `nprobe-bl-a${process.pid}`;
+const NS_B = `nprobe-bl-b${process.pid}`;
+const VA = `nbla${process.pid}`.slice(0, 15);
+const VB = `nblb${process.pid}`.slice(0, 15);
+
+function sh(argv, opts = {}) {
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', ...opts });
+  if (r.status !== 0 && !opts.ok) throw new Error(`${argv.join(' ')}: ${r.stderr || r.status}`);
+  return r;
+}
+const inNs = (ns, argv) => ['ip', 'netns', 'exec', ns, ...argv];
+
+function setup() {
+  sh(['ip', 'netns', 'add', NS_A]);
+  sh(['ip', 'netns', 'add', NS_B]);
+  sh(['ip', 'link', 'add', VA, 'netns', NS_A, 'type', 'veth', 'peer', 'name', VB, 'netns', NS_B]);
+  for (const [ns, v, a] of [[NS_A, VA, '192.0.2.1/24'], [NS_B, VB, '192.0.2.2/24']]) {
+    sh(inNs(ns, ['ip', 'addr', 'add', a, 'dev', v]));
+    sh(inNs(ns, ['ip', 'link', 'set', v, 'up']));
+    sh(inNs(ns, ['ip', 'link', 'set', 'lo', 'up']));
+    // The replayed frames are not for this host: no answers, no ICMP back.
+    sh(inNs(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']), { ok: true });
+  }
+}
+function teardown() {
+  sh(['ip', 'netns', 'del', NS_A], { ok: true });
+  sh(['ip', 'netns', 'del', NS_B], { ok: true });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function start(argv) {
+  const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  p.stdout.on('data', (d) => (out += d));
+  p.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((r) => p.on('close', (code) => r(code)));
+  return { p, exited, out: () => out, err: () => err };
+}
+
+async function waitFor(fn, ms) {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(50)) if (fn()) return true;
+  return false;
+}
+
+function replay(rate) {
+  const speed = rate === 'top' ? ['--topspeed'] : [`--pps=${rate}`];
+  const r = sh(inNs(NS_A, ['tcpreplay', '-i', VA, ...speed, '--loop=0', `--duration=${seconds}`, '--no-flow-stats', file]), { ok: true });
+  const sent = /Actual: (\d+) packets/.exec(r.stdout);
+  const pps = /Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps/.exec(r.stdout);
+  return { sent: sent ? Number(sent[1]) : NaN, pps: pps ? Number(pps[1]) : NaN };
+}
+
+async function runProbe(rate, dir) {
+  const json = path.join(dir, `flows-${rate}.json`);
+  const c = start(inNs(NS_B, [process.execPath, path.join(REPO, 'dist/src/cli.js'), '-i', VB,
+    '--lua', path.join(__dirname, 'trivial.lua'), '-n', 'none', '--json-out', json]));
+  if (!(await waitFor(() => /capturing on/.test(c.err()), 15000))) throw new Error(`probe did not start: ${c.err()}`);
+  const tx = replay(rate);
+  await sleep(1000);
+  c.p.kill('SIGTERM');
+  await c.exited;
+  const err = c.err();
+  const pk = /nprobe: (\d+) packets \(/.exec(err);
+  const dr = /drops: kernel (\d+) \(of (\d+) received\), interface (\d+), export queue (\d+)(?: flows \((\d+) packets\))?/.exec(err);
+  const dec = /decode: \d+ IP, (\d+) non-IP, (\d+) undecodable/.exec(err);
+  let inFlows = 0;
+  for (const line of fs.readFileSync(json, 'utf8').split('\n')) {
+    if (!line) continue;
+    const f = JSON.parse(line);
+    inFlows += f.IN_PKTS + f.OUT_PKTS;
+  }
+  fs.rmSync(json);
+  const delivered = pk ? Number(pk[1]) : NaN;
+  const accounted = inFlows + (dr && dr[5] ? Number(dr[5]) : 0) + (dec ? Number(dec[1]) + Number(dec[2]) : 0);
+  return { tool: 'nprobe (full)', rate, ...tx, recv: dr ? Number(dr[2]) : NaN, drop: dr ? Number(dr[1]) : NaN,
+    delivered, booksOk: delivered === accounted, note: delivered === accounted ? '' : `flows account for ${accounted} of ${delivered}` };
+}
+
+async function runSoftflowd(rate, dir) {
+  const ctl = path.join(dir, 'sf.ctl');
+  const c = start(inNs(NS_B, ['softflowd', '-i', VB, '-d', '-c', ctl, '-n', '127.0.0.1:9']));
+  if (!(await waitFor(() => fs.existsSync(ctl), 10000))) throw new Error(`softflowd did not start: ${c.err()}`);
+  const tx = replay(rate);
+  await sleep(1000);
+  const st = sh(inNs(NS_B, ['softflowctl', '-c', ctl, 'statistics']), { ok: true }).stdout;
+  sh(inNs(NS_B, ['softflowctl', '-c', ctl, 'shutdown']), { ok: true });
+  await c.exited;
+  const recv = /Packets received by libpcap: (\d+)/.exec(st);
+  const drop = /Packets dropped by libpcap: (\d+)/.exec(st);
+  return { tool: 'softflowd', rate, ...tx, recv: recv ? Number(recv[1]) : NaN, drop: drop ? Number(drop[1]) : NaN, delivered: NaN, booksOk: null, note: '' };
+}
+
+(async () => {
+  if (process.getuid() !== 0) {
+    console.error('bench/live.js needs root (network namespaces)');
+    process.exit(2);
+  }
+  for (const bin of ['tcpreplay', 'softflowd', 'softflowctl']) {
+    if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) {
+      console.error(`${bin} not found (apt-get install tcpreplay softflowd)`);
+      process.exit(2);
+    }
+  }
+  if (!fs.existsSync(file)) {
+    console.error(`${file}: not found (npm run bench writes it)`);
+    process.exit(2);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nprobe-live-bench-'));
+  const rows = [];
+  process.on('exit', teardown);
+  try {
+    for (const [name, run] of [['nprobe', runProbe], ['softflowd', runSoftflowd]]) {
+      for (const rate of rates) {
+        teardown();
+        setup();
+        const r = await run(rate, dir);
+        rows.push(r);
+        const pct = r.recv > 0 ? (100 * r.drop) / (r.recv + r.drop) : 0;
+        console.error(`${name} @ ${rate}: sent ${r.sent} (${r.pps} pps), libpcap received ${r.recv}, dropped ${r.drop} (${pct.toFixed(2)}%)${r.booksOk === null ? '' : r.booksOk ? ', flows account for every delivered packet' : `, ${r.note}`}`);
+      }
+    }
+  } finally {
+    teardown();
+  }
+  console.log(`\n== live: ${path.basename(file)} replayed by tcpreplay into a veth pair, ${seconds} s per run; ${os.cpus().length} cores`);
+  console.log(['tool'.padEnd(14), 'rate'.padStart(8), 'sent pps'.padStart(10), 'received'.padStart(10), 'dropped'.padStart(9), 'drop %'.padStart(7), '  books'].join(' '));
+  for (const r of rows) {
+    const pct = r.recv + r.drop > 0 ? (100 * r.drop) / (r.recv + r.drop) : 0;
+    console.log([r.tool.padEnd(14), String(r.rate).padStart(8), String(Math.round(r.pps)).padStart(10), String(r.recv).padStart(10),
+      String(r.drop).padStart(9), pct.toFixed(2).padStart(7), '  ' + (r.booksOk === null ? '-' : r.booksOk ? 'exact' : r.note)].join(' '));
+  }
+  for (const tool of ['nprobe (full)', 'softflowd']) {
+    const first = rows.find((r) => r.tool === tool && r.recv + r.drop > 0 && r.drop / (r.recv + r.drop) > 0.001);
+    console.log(`${tool}: kernel drops start at ${first ? `${first.rate} (${Math.round(first.pps)} pps sent)` : 'none of the rates tried'}`);
+  }
+})().catch((e) => {
+  console.error(e.message || e);
+  teardown();
+  process.exit(1);
+});
