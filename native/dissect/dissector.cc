@@ -10,12 +10,34 @@ namespace nprobe {
 
 void FieldWriter::head(uint8_t type, std::string_view name, uint32_t len) {
   const uint16_t nl = uint16_t(std::min<size_t>(name.size(), 0xFFFF));
-  out_.push_back(type);
-  out_.push_back(uint8_t(nl));
-  out_.push_back(uint8_t(nl >> 8));
-  out_.insert(out_.end(), name.begin(), name.begin() + nl);
-  for (int i = 0; i < 4; i++) out_.push_back(uint8_t(len >> (8 * i)));
+  // One resize and plain stores: this runs for every field of every exported flow.
+  const size_t at = out_.size();
+  out_.resize(at + 3 + nl + 4);
+  uint8_t* p = out_.data() + at;
+  p[0] = type;
+  p[1] = uint8_t(nl);
+  p[2] = uint8_t(nl >> 8);
+  std::memcpy(p + 3, name.data(), nl);
+  for (int i = 0; i < 4; i++) p[3 + nl + i] = uint8_t(len >> (8 * i));
 }
+
+namespace {
+// True when s is valid UTF-8; plain ASCII (most fields) is checked 8 bytes at a time.
+bool valid_utf8(std::string_view v) {
+  size_t i = 0;
+  for (; i + 8 <= v.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, v.data() + i, 8);
+    if (w & 0x8080808080808080ull) break;
+  }
+  while (i < v.size()) {
+    const size_t n = JsonWriter::utf8_seq(v, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+}  // namespace
 
 void FieldWriter::num(std::string_view name, double v) {
   head(1, name, 8);
@@ -33,13 +55,7 @@ void FieldWriter::str(std::string_view name, std::string_view v) {
   }
   // Same invalid-UTF-8 rule as JsonWriter, so a flat field and its copy inside
   // <PROTO>_TRANSACTIONS read the same. Most strings are valid: copy them as they are.
-  bool valid = true;
-  for (size_t i = 0; i < v.size() && valid;) {
-    const size_t n = JsonWriter::utf8_seq(v, i);
-    valid = n != 0;
-    i += n;
-  }
-  if (valid) {
+  if (valid_utf8(v)) {
     head(2, name, uint32_t(v.size()));
     out_.insert(out_.end(), v.begin(), v.end());
     return;
