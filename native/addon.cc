@@ -108,7 +108,10 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
     size_t n = engine_->read_batch(batch_, max);
     if (n == 0) return env.Null();
     size_t bytes = 4;
-    for (const auto& r : batch_) bytes += nprobe::kRecordFixedSize + r.ext.size();
+    for (auto& r : batch_) {
+      engine_->finish_record(r);
+      bytes += nprobe::kRecordFixedSize + r.ext.size();
+    }
     Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, bytes);
     uint8_t* p = buf.Data();
     nprobe::put_le(p, n, 4);

@@ -704,15 +704,9 @@ void Engine::export_flow(Flow& f, EndReason why) {
     w.num(f.related_field, double(f.related_flow_id));
   }
   if (f.l7) {
-    FieldWriter w(r.ext);
-    f.l7->on_export(w);
+    // Its fields are written when the record is read (finish_record), off this thread.
     r.l7_proto = f.l7->l7_proto();
-    if (!f.l7->anomalies().empty()) {
-      std::string names;
-      for (const char* n : f.l7->anomalies()) names += (names.empty() ? "" : ",") + std::string(n);
-      w.str("__ANOMALIES", names);  // merged into FLOW_ANOMALIES by src/record.ts
-    }
-    delete f.l7;
+    r.l7.reset(f.l7);
     f.l7 = nullptr;
   }
   r.flow_id = f.flow_id;
@@ -777,6 +771,25 @@ void Engine::export_flow(Flow& f, EndReason why) {
 
 void Engine::signal() {
   if (!signal_pending_.exchange(true) && notify_) notify_();
+}
+
+void Engine::finish_record(FlowRecord& r) {
+  if (!r.l7) return;
+  // The dissector counts anomalies and reads options through thread-locals: point the
+  // reading thread's at this probe's (the counters are locked).
+  set_thread_anomaly_counts(&dissector_anomalies_);
+  set_thread_dissector_options(&cfg_.dissector_options);
+  FieldWriter w(r.ext);
+  r.l7->on_export(w);
+  if (!r.l7->anomalies().empty()) {
+    std::string names;
+    for (const char* n : r.l7->anomalies()) names += (names.empty() ? "" : ",") + std::string(n);
+    w.str("__ANOMALIES", names);  // merged into FLOW_ANOMALIES by src/record.ts
+  }
+  r.l7.reset();
+  // Not left pointing at this probe: it may be gone before the thread's next dissector call.
+  set_thread_anomaly_counts(nullptr);
+  set_thread_dissector_options(nullptr);
 }
 
 size_t Engine::read_batch(std::vector<FlowRecord>& out, size_t max) {

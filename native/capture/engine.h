@@ -93,6 +93,8 @@ class Engine final : public PacketSink {
   void abort();  // stop without waiting for JS to drain (second signal)
   // Moves up to max finished flows out of the queue (never blocks). Clears the signal first.
   size_t read_batch(std::vector<FlowRecord>& out, size_t max);
+  // Writes the dissector fields of a record read_batch() returned (on the reading thread).
+  void finish_record(FlowRecord& r);
   void join();
   EngineStats stats() const;
   // Connection hook. Before start(): turns it on. From JS at any time: drain new connections

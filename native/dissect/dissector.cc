@@ -1,6 +1,8 @@
 // Dissector framework: field encoding, anomaly counting. See dissector.h.
 #include "dissector.h"
 
+#include "../flow/flow_record.h"
+
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -70,6 +72,8 @@ void FieldWriter::json(std::string_view name, std::string_view text) {
   head(3, name, uint32_t(text.size()));
   out_.insert(out_.end(), text.begin(), text.end());
 }
+
+void DissectorDelete::operator()(Dissector* d) const { delete d; }
 
 namespace {
 thread_local DissectorAnomalyCounts* t_counts = nullptr;

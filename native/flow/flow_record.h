@@ -4,9 +4,15 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 namespace nprobe {
+
+class Dissector;
+struct DissectorDelete {
+  void operator()(Dissector* d) const;  // dissect/dissector.cc
+};
 
 struct FlowRecord {
   uint64_t flow_id, first_us, last_us;
@@ -18,6 +24,10 @@ struct FlowRecord {
   uint8_t src_mac[6], dst_mac[6];
   uint32_t teid_up, teid_down;
   std::vector<uint8_t> ext;  // dissector fields (variable part); empty until dissectors run
+  // The flow's dissector, whose fields are written into ext by the thread that reads the
+  // record (Engine::finish_record), not by the capture thread: writing them is a quarter of
+  // the capture thread's work with every dissector on, and the reader has time for it.
+  std::unique_ptr<Dissector, DissectorDelete> l7;
 };
 
 namespace record_flag {
