@@ -24,36 +24,45 @@ local stats = {}
 local added = false
 local NEWKEY = { __newindex = function(t, k, v) added = true; rawset(t, k, v) end }
 
+-- The watchdog's deadline lives in a table the generated hook callers can reach.
+local W = { deadline = math.huge }
+
 -- For one hook, generated once at registration: a function that unpacks a flow's values in
--- one string.unpack call and builds its table with one constructor (presized, no rehash), and
--- one that tells whether the hook left every value as it was. types: "i" integer, "s" string.
-local function compile(keys, types)
-  local fmt, vars, fields, orig, same = { "<" }, {}, {}, {}, {}
+-- one string.unpack call, builds its table with one constructor (presized, no rehash), calls
+-- the hook under pcall with its time budget, and tells whether the hook left every value as
+-- it was, comparing against the unpacked values still in its registers (no copy of them is
+-- kept: that copy and a separate comparison were a fifth of the cost of a call).
+-- types: "i" integer, "s" string.
+local function compile(keys, types, fn, tbl)
+  local fmt, vars, fields, same = { "<" }, {}, {}, {}
   for j = 1, #keys do
     fmt[#fmt + 1] = types:sub(j, j) == "i" and "i8" or "s4"
     local k = string.format("%q", keys[j])
     vars[j] = "v" .. j
     fields[j] = "[" .. k .. "]=v" .. j
-    orig[j] = "o[" .. j .. "]=v" .. j
-    same[j] = "t[" .. k .. "]==o[" .. j .. "]"
+    same[j] = "t[" .. k .. "]==v" .. j
   end
-  local src = "local unpack, setmetatable, NEWKEY = ...\n" ..
-    "return function(s, p, o)\n" ..
+  local src = "local unpack, setmetatable, NEWKEY, pcall, clock, W, G, HUGE = ...\n" ..
+    "return function(s, p, budget)\n" ..
     "  local " .. concat(vars, ",") .. ", np = unpack(" .. string.format("%q", concat(fmt)) .. ", s, p)\n" ..
-    "  " .. concat(orig, "; ") .. "\n" ..
-    "  return setmetatable({" .. concat(fields, ",") .. "}, NEWKEY), np\n" ..
-    "end, function(t, o)\n" ..
-    "  return " .. concat(same, " and ") .. "\n" ..
+    "  local t = setmetatable({" .. concat(fields, ",") .. "}, NEWKEY)\n" ..
+    "  G[" .. string.format("%q", tbl) .. "] = t\n" ..
+    "  local fn = G[" .. string.format("%q", fn) .. "]\n" ..
+    "  local t0 = clock()\n" ..
+    "  W.deadline = t0 + budget\n" ..
+    "  local ok, r = pcall(fn)\n" ..
+    "  W.deadline = HUGE\n" ..
+    "  return np, ok, r, t, clock() - t0, " .. concat(same, " and ") .. "\n" ..
     "end\n"
-  return load(src, "=hook table", "t")(unpack, setmetatable, NEWKEY)
+  return load(src, "=hook call", "t")(unpack, setmetatable, NEWKEY, pcall, clock, W, _G, math.huge), concat(fmt)
 end
 
 function N.register(i, fn, tbl, types, ...)
   local keys = { ... }
   local kidx = {}
   for j = 1, #keys do kidx[keys[j]] = j end
-  local build, same = compile(keys, types)
-  hooks[i] = { fn = fn, tbl = tbl, keys = keys, kidx = kidx, build = build, same = same }
+  local call, fmt = compile(keys, types, fn, tbl)
+  hooks[i] = { fn = fn, tbl = tbl, keys = keys, kidx = kidx, call = call, fmt = fmt }
   stats[i] = { 0, 0, 0, 0, 0.0, {} }
 end
 
@@ -70,9 +79,8 @@ function N.loadscript(src, name)
   return nil
 end
 
-local deadline = math.huge
 local function watchdog()
-  if clock() > deadline then error(TIMEOUT, 0) end
+  if clock() > W.deadline then error(TIMEOUT, 0) end
 end
 
 -- The result crosses back as one C string split on \1 and \2: those bytes and NUL inside a
@@ -114,7 +122,7 @@ local run_out, run_pos = {}, 0
 
 function N.partial()
   sethook()
-  deadline = math.huge
+  W.deadline = math.huge
   local r = run_pos .. "\3" .. concat(run_out, "\2")
   run_out, run_pos = {}, 0
   collectgarbage()
@@ -133,17 +141,24 @@ function N.run(s, budget)
     local h, layout
     h, layout, p = unpack("BB", s, p)
     local hk = hooks[h]
-    local t
-    if layout == 0 then t, p = hk.build(s, p, orig) else t, p = build_tagged(hk, s, p, orig) end
-    _G[hk.tbl] = t
+    local np, ok, r, t, dt, same
     added = false
-    local fn = _G[hk.fn]
+    if layout == 0 then
+      np, ok, r, t, dt, same = hk.call(s, p, budget)
+    else
+      t, np = build_tagged(hk, s, p, orig)
+      _G[hk.tbl] = t
+      local t0 = clock()
+      W.deadline = t0 + budget
+      ok, r = pcall(_G[hk.fn])
+      W.deadline = math.huge
+      dt = clock() - t0
+      same = true
+      for j = 1, #hk.keys do
+        if t[hk.keys[j]] ~= orig[j] then same = false; break end
+      end
+    end
     local st = stats[h]
-    local t0 = clock()
-    deadline = t0 + budget
-    local ok, r = pcall(fn)
-    deadline = math.huge
-    local dt = clock() - t0
     st[1] = st[1] + 1
     st[5] = st[5] + dt
     local b = 0
@@ -165,7 +180,9 @@ function N.run(s, budget)
         out[#out + 1] = "S\1" .. pos
       end
       -- Keys the hook added or changed are exported with the flow.
-      if added or not hk.same(t, orig) then
+      if added or not same then
+        -- The values as they came in: unpacked again (rare: only for a table that changed).
+        if layout == 0 then orig = { unpack(hk.fmt, s, p) } end
         local kidx = hk.kidx
         for k, v in next, t do
           local j = kidx[k]
@@ -177,6 +194,7 @@ function N.run(s, budget)
       end
     end
     _G[hk.tbl] = nil
+    p = np
     pos = pos + 1
   end
   sethook()

@@ -480,11 +480,15 @@ Napi::Value LuaBatch(const Napi::CallbackInfo& info) {
   auto it = g_lua_specs.find(info[0].As<Napi::Number>().Uint32Value());
   if (it == g_lua_specs.end() || info.Length() < 2 || !info[1].IsBuffer()) return env.Null();
   Napi::Buffer<uint8_t> b = info[1].As<Napi::Buffer<uint8_t>>();
-  std::string out;
+  auto* out = new std::string();
   std::vector<uint32_t> flows;
-  if (!nprobe::build_lua_batch(b.Data(), b.Length(), it->second, out, flows)) return env.Null();
+  if (!nprobe::build_lua_batch(b.Data(), b.Length(), it->second, *out, flows)) {
+    delete out;
+    return env.Null();
+  }
   Napi::Object o = Napi::Object::New(env);
-  o.Set("bytes", Napi::Buffer<char>::Copy(env, out.data(), out.size()));
+  // Handed over without a copy; the buffer frees it.
+  o.Set("bytes", Napi::Buffer<char>::New(env, out->data(), out->size(), [](Napi::Env, char*, std::string* s) { delete s; }, out));
   auto fl = Napi::Uint32Array::New(env, flows.size());
   if (!flows.empty()) std::memcpy(fl.Data(), flows.data(), flows.size() * 4);
   o.Set("flows", fl);

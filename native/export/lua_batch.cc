@@ -81,6 +81,15 @@ bool build_lua_batch(const uint8_t* buf, size_t len, const LuaBatchSpec& spec, s
   std::vector<ExtField> ext;
   std::vector<Value> vals;
   std::vector<int> field_of;  // per key: the record's field holding it, -1 none
+  // Per hook: the field names of the last record and their key (-1 none, -2 fixed name).
+  // A dissector writes its fields in much the same order every time, so most names are
+  // matched by one comparison with the name at the same position instead of a hash lookup.
+  // The views point into buf, alive for the whole call.
+  struct NameCache {
+    std::vector<std::string_view> names;
+    std::vector<int> key;
+  };
+  std::unordered_map<const LuaHookSpec*, NameCache> caches;
   size_t p = 4;
   for (uint32_t i = 0; i < n; i++) {
     if (p + kRecordFixedSize > len) return false;
@@ -93,12 +102,23 @@ bool build_lua_batch(const uint8_t* buf, size_t len, const LuaBatchSpec& spec, s
     const LuaHookSpec& hook = it->second;
     if (!parse_ext(r + kRecordFixedSize, ext_len, ext)) return false;
     field_of.assign(hook.keys.size(), -1);
+    NameCache& cache = caches[&hook];
+    if (cache.names.size() < ext.size()) {
+      cache.names.resize(ext.size());
+      cache.key.resize(ext.size(), -1);
+    }
     for (size_t e = 0; e < ext.size(); e++) {
-      if (ext[e].name == "__ANOMALIES") continue;
-      auto f = hook.by_name.find(std::string(ext[e].name));
-      if (f == hook.by_name.end()) continue;
-      if (f->second < 0) return false;  // a fixed name: the JS record would show this value
-      field_of[size_t(f->second)] = int(e);  // later fields win, as in decodeExt
+      int key;
+      if (cache.names[e].data() && cache.names[e] == ext[e].name) {
+        key = cache.key[e];
+      } else {
+        auto f = hook.by_name.find(std::string(ext[e].name));
+        key = ext[e].name == "__ANOMALIES" ? -1 : f == hook.by_name.end() ? -1 : f->second < 0 ? -2 : f->second;
+        cache.names[e] = ext[e].name;
+        cache.key[e] = key;
+      }
+      if (key == -2) return false;  // a fixed name: the JS record would show this value
+      if (key >= 0) field_of[size_t(key)] = int(e);  // later fields win, as in decodeExt
     }
     vals.resize(hook.keys.size());
     bool own_layout = true;
