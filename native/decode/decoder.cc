@@ -47,7 +47,7 @@ void Decoder::decode(uint64_t ts_us, const uint8_t* data, uint32_t caplen, uint3
     case kDltEthernet: {
       if (!r.has(14)) {
         anomaly(p, Anomaly::link_truncated);
-        dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+        count_undecodable();
         return;
       }
       r.copy(p.dst_mac, 6);
@@ -94,7 +94,7 @@ void Decoder::decode(uint64_t ts_us, const uint8_t* data, uint32_t caplen, uint3
         decode_ipv6(p, r.rest(), len - 4);
       } else {
         anomaly(p, Anomaly::link_unsupported_family);
-        dc_.non_ip.fetch_add(1, std::memory_order_relaxed);
+        count_non_ip();
       }
       return;
     }
@@ -108,11 +108,11 @@ void Decoder::decode(uint64_t ts_us, const uint8_t* data, uint32_t caplen, uint3
       decode_ipv6(p, r, len);
       return;
     default:
-      dc_.non_ip.fetch_add(1, std::memory_order_relaxed);
+      count_non_ip();
       return;
   }
   anomaly(p, Anomaly::link_truncated);
-  dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+  count_undecodable();
 }
 
 void Decoder::decode_ethertype(Packet& p, uint16_t type, ByteReader r, uint32_t wire_left, int depth) {
@@ -121,12 +121,12 @@ void Decoder::decode_ethertype(Packet& p, uint16_t type, ByteReader r, uint32_t 
   while (type == kEthVlan || type == kEthQinQ || type == kEthQinQOld) {
     if (++vlans > limits::kMaxVlanTags) {
       anomaly(p, Anomaly::vlan_too_many_tags);
-      dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+      count_undecodable();
       return;
     }
     if (!r.has(4)) {
       anomaly(p, Anomaly::vlan_truncated);
-      dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+      count_undecodable();
       return;
     }
     uint16_t vid = r.be16() & 0x0FFF;
@@ -149,12 +149,12 @@ void Decoder::decode_ethertype(Packet& p, uint16_t type, ByteReader r, uint32_t 
       for (int i = 0;; i++) {
         if (i >= limits::kMaxMplsLabels) {
           anomaly(p, Anomaly::mpls_too_many_labels);
-          dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+          count_undecodable();
           return;
         }
         if (!r.has(4)) {
           anomaly(p, Anomaly::mpls_truncated);
-          dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+          count_undecodable();
           return;
         }
         uint32_t e = r.be32();
@@ -166,7 +166,7 @@ void Decoder::decode_ethertype(Packet& p, uint16_t type, ByteReader r, uint32_t 
         decode_ip(p, r, wire_left);
       } else {
         anomaly(p, Anomaly::mpls_unknown_payload);
-        dc_.non_ip.fetch_add(1, std::memory_order_relaxed);
+        count_non_ip();
       }
       return;
     }
@@ -174,7 +174,7 @@ void Decoder::decode_ethertype(Packet& p, uint16_t type, ByteReader r, uint32_t 
       // ver/type(1) code(1) session(2) length(2), then the PPP protocol field (2).
       if (!r.has(8)) {
         anomaly(p, Anomaly::pppoe_truncated);
-        dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+        count_undecodable();
         return;
       }
       r.skip(6);
@@ -185,13 +185,13 @@ void Decoder::decode_ethertype(Packet& p, uint16_t type, ByteReader r, uint32_t 
       } else if (ppp == 0x0057) {
         decode_ipv6(p, r.rest(), wire_left);
       } else {
-        dc_.non_ip.fetch_add(1, std::memory_order_relaxed);  // LCP, IPCP, ...
+        count_non_ip();  // LCP, IPCP, ...
       }
       return;
     }
     default:
       (void)depth;
-      dc_.non_ip.fetch_add(1, std::memory_order_relaxed);
+      count_non_ip();
       return;
   }
 }
@@ -204,20 +204,20 @@ void Decoder::decode_ip(Packet& p, ByteReader r, uint32_t wire_left) {
     decode_ipv6(p, r, wire_left);
   } else {
     anomaly(p, r.has(1) ? Anomaly::ip_bad_version : Anomaly::link_truncated);
-    dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+    count_undecodable();
   }
 }
 
 void Decoder::decode_ipv4(Packet& p, ByteReader r, uint32_t wire_left) {
   if (!r.has(20)) {
     anomaly(p, Anomaly::ipv4_truncated_header);
-    dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+    count_undecodable();
     return;
   }
   uint8_t vihl = r.u8();
   if ((vihl >> 4) != 4) {
     anomaly(p, Anomaly::ip_bad_version);
-    dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+    count_undecodable();
     return;
   }
   uint32_t ihl = uint32_t(vihl & 0x0F) * 4;
@@ -239,7 +239,7 @@ void Decoder::decode_ipv4(Packet& p, ByteReader r, uint32_t wire_left) {
     // The header contradicts itself, so its addresses can't be trusted either: no flow
     // (tshark agrees: a bogus header length ends dissection at the IP layer).
     anomaly(p, Anomaly::ipv4_bad_header_length);
-    dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+    count_undecodable();
     return;
   }
   if (total == 0) {
@@ -264,10 +264,8 @@ void Decoder::decode_ipv4(Packet& p, ByteReader r, uint32_t wire_left) {
   const uint32_t offset = uint32_t(frag & 0x1FFF) * 8;
   if (more || offset) {
     dc_.fragments.fetch_add(1, std::memory_order_relaxed);
-    FragKey key{p.src, p.dst, id, p.vlan_key, p.vlan, proto, 4};
-    cur_ = &p;
-    frags_.add(Fragment{&key, proto, offset, more, l4.base(), l4_cap, l4_wire, p.ip_bytes, p.ts_us});
-    cur_ = nullptr;
+    FragKey key{p.src, p.dst, id, p.vlan_key, p.vlan, proto, 4, p.tunneled};
+    frags_.add(Fragment{&key, proto, offset, more, l4.base(), l4_cap, l4_wire, p.ip_bytes, p.ts_us, frag_context(p), p.anomalies});
     return;
   }
   decode_l4(p, l4, l4_wire, false);
@@ -277,13 +275,13 @@ void Decoder::decode_ipv4(Packet& p, ByteReader r, uint32_t wire_left) {
 void Decoder::decode_ipv6(Packet& p, ByteReader r, uint32_t wire_left) {
   if (!r.has(40)) {
     anomaly(p, Anomaly::ipv6_truncated_header);
-    dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+    count_undecodable();
     return;
   }
   uint8_t v = r.peek8() >> 4;
   if (v != 6) {
     anomaly(p, Anomaly::ip_bad_version);
-    dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+    count_undecodable();
     return;
   }
   r.skip(4);
@@ -360,11 +358,9 @@ done:
   p.proto = next;
   if (is_frag) {
     dc_.fragments.fetch_add(1, std::memory_order_relaxed);
-    FragKey key{p.src, p.dst, frag_id, p.vlan_key, p.vlan, 0, 6};
+    FragKey key{p.src, p.dst, frag_id, p.vlan_key, p.vlan, 0, 6, p.tunneled};
     uint32_t cap = uint32_t(rest.remaining());
-    cur_ = &p;
-    frags_.add(Fragment{&key, next, frag_off, frag_more, rest.cur(), cap, left_wire, p.ip_bytes, p.ts_us});
-    cur_ = nullptr;
+    frags_.add(Fragment{&key, next, frag_off, frag_more, rest.cur(), cap, left_wire, p.ip_bytes, p.ts_us, frag_context(p), p.anomalies});
     return;
   }
   decode_l4(p, rest.rest(), left_wire, false);
@@ -457,32 +453,54 @@ void Decoder::decode_l4(Packet& p, ByteReader r, uint32_t wire_l4, bool partial)
   }
 }
 
+FragContext Decoder::frag_context(const Packet& p) {
+  FragContext c;
+  std::memcpy(c.src_mac, p.src_mac, 6);
+  std::memcpy(c.dst_mac, p.dst_mac, 6);
+  c.has_mac = p.has_mac;
+  c.tunneled = p.tunneled;
+  c.teid = p.teid;
+  c.outer_version = p.outer_version;
+  c.outer_src = p.outer_src;
+  c.outer_dst = p.outer_dst;
+  return c;
+}
+
 void Decoder::on_reassembled(const Reassembled& ra) {
   if (!ra.first_present) {
     // Without the first fragment there is no transport header: no flow to count them in.
-    dc_.frag_unattributed.fetch_add(ra.wire_pkts, std::memory_order_relaxed);
+    // Fragments found inside GTP-U are not counted here: their wire packets are already
+    // in the tunnel's own flow (counting them again would break the packet books).
+    if (!ra.key.tunneled) dc_.frag_unattributed.fetch_add(ra.wire_pkts, std::memory_order_relaxed);
     return;
   }
-  Packet p;
-  if (cur_) {
-    // Completed by the frame being decoded: keep its link layer and tunnel context.
-    p = *cur_;
-    p.payload = nullptr;
-    p.payload_len = 0;
-    p.has_ports = p.has_icmp = false;
-    p.sport = p.dport = 0;
-    p.tcp_flags = 0;
-  } else {
-    p.ts_us = ra.ts_last_us;
-    p.vlan = ra.key.vlan;
-    p.vlan_key = ra.key.vlan_key;
+  if (ra.ctx.tunneled && tunnel_depth_ == 0) {
+    // A tunnel's datagram given up outside the decapsulation of a tunnel packet (time-out, end
+    // of capture, evicted by an outer fragment): the sink (the engine) ties an inner packet
+    // to the outer packet it was given just before, which is not this datagram's and may be
+    // gone. Its wire packets are already counted in the tunnel's own flow and the give-up is
+    // a counted anomaly; only the inner flow misses them.
+    return;
   }
+  // Link and tunnel context from the datagram itself: this may run at a time-out, at the end
+  // of the capture, or while another datagram's frame is decoded (eviction from a full table).
+  Packet p;
+  std::memcpy(p.src_mac, ra.ctx.src_mac, 6);
+  std::memcpy(p.dst_mac, ra.ctx.dst_mac, 6);
+  p.has_mac = ra.ctx.has_mac;
+  p.tunneled = ra.ctx.tunneled;
+  p.teid = ra.ctx.teid;
+  p.outer_version = ra.ctx.outer_version;
+  p.outer_src = ra.ctx.outer_src;
+  p.outer_dst = ra.ctx.outer_dst;
+  p.vlan = ra.key.vlan;
+  p.vlan_key = ra.key.vlan_key;
   p.ip_version = ra.key.version;
   p.src = ra.key.src;
   p.dst = ra.key.dst;
   p.proto = ra.l4_proto;
   p.ts_first_us = ra.ts_first_us;
-  p.ts_us = std::max(p.ts_us, ra.ts_last_us);
+  p.ts_us = ra.ts_last_us;
   p.ip_bytes = ra.ip_bytes;
   p.wire_pkts = ra.wire_pkts;
   p.anomalies |= ra.anomalies;
@@ -550,6 +568,9 @@ void Decoder::decap_gtpu(const Packet& outer) {
   p.vlan_key = outer.vlan_key;
   p.tunneled = true;
   p.teid = teid;
+  p.outer_version = outer.ip_version;
+  p.outer_src = outer.src;
+  p.outer_dst = outer.dst;
   dc_.tunneled.fetch_add(1, std::memory_order_relaxed);
   tunnel_depth_++;
   decode_ip(p, body.rest(), inner_wire);

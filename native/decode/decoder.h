@@ -57,6 +57,15 @@ class Decoder {
   // start of the payload is known (given-up fragments): read ports, keep no payload.
   void decode_l4(Packet& p, ByteReader r, uint32_t wire_l4, bool partial);
   void on_reassembled(const Reassembled& r);
+  static FragContext frag_context(const Packet& p);
+  // A broken or non-IP packet inside GTP-U is only an anomaly: its wire packet is already
+  // counted in the tunnel's flow, and each wire packet is counted once (the packet books).
+  void count_undecodable() {
+    if (tunnel_depth_ == 0) dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+  }
+  void count_non_ip() {
+    if (tunnel_depth_ == 0) dc_.non_ip.fetch_add(1, std::memory_order_relaxed);
+  }
   void anomaly(Packet& p, Anomaly a) {
     an_.add(a);
     p.anomalies |= anomaly_bit(a);
@@ -67,7 +76,6 @@ class Decoder {
   DecodeCounters& dc_;
   PacketSink& sink_;
   FragReassembler frags_;
-  const Packet* cur_ = nullptr;  // packet being decoded (link/tunnel info for reassembled datagrams)
   int tunnel_depth_ = 0;
 };
 

@@ -16,6 +16,7 @@ size_t FragKeyHash::operator()(const FragKey& k) const {
   std::memcpy(buf + 36, &k.vlan_key, 4);
   buf[40] = k.proto;
   buf[41] = k.version;
+  buf[42] = k.tunneled;
   return size_t(hash_bytes(buf, sizeof buf));
 }
 
@@ -38,6 +39,7 @@ void FragReassembler::add(const Fragment& f) {
     Datagram d;
     d.gen = next_gen_++;
     d.ts_first_us = d.ts_last_us = f.ts_us;
+    d.ctx = f.ctx;
     it = map_.emplace(*f.key, std::move(d)).first;
     order_.emplace_back(*f.key, it->second.gen);
     if (order_.size() > 4 * kMaxFragDatagrams) {
@@ -54,6 +56,7 @@ void FragReassembler::add(const Fragment& f) {
   d.wire_pkts++;
   d.ip_bytes += f.ip_bytes;
   d.frags++;
+  d.anomalies |= f.anomalies;
   d.ts_first_us = std::min(d.ts_first_us, f.ts_us);
   d.ts_last_us = std::max(d.ts_last_us, f.ts_us);
 
@@ -185,6 +188,7 @@ void FragReassembler::finish(Map::iterator it, bool complete) {
   r.ts_last_us = d.ts_last_us;
   r.anomalies = d.anomalies;
   r.key = it->first;
+  r.ctx = d.ctx;
   bytes_held_ -= d.buf.size();
   // Hand the buffer to the sink before erasing; the sink must not call back into us.
   std::vector<uint8_t> keep;

@@ -21,10 +21,24 @@ struct FragKey {
   uint16_t vlan;
   uint8_t proto;      // IPv4: header protocol; IPv6: 0 (the id alone identifies it)
   uint8_t version;
+  uint8_t tunneled;   // inside GTP-U: never merged with fragments outside it (as flows aren't)
   bool operator==(const FragKey& o) const {
     return src == o.src && dst == o.dst && id == o.id && vlan_key == o.vlan_key && proto == o.proto &&
-           version == o.version;
+           version == o.version && tunneled == o.tunneled;
   }
+};
+
+// Link and tunnel context of the wire packet that opened a datagram. A datagram is delivered
+// with it, so one given up later (time-out, eviction, end of capture) does not take the
+// MACs or tunnel of whatever frame happens to be decoded at that moment.
+struct FragContext {
+  uint8_t src_mac[6] = {};
+  uint8_t dst_mac[6] = {};
+  bool has_mac = false;
+  bool tunneled = false;
+  uint32_t teid = 0;
+  uint8_t outer_version = 0;
+  IpAddr outer_src{}, outer_dst{};
 };
 
 struct FragKeyHash {
@@ -42,6 +56,8 @@ struct Fragment {
   uint32_t wire_data_len;  // length of the data on the wire
   uint32_t ip_bytes;       // IP-layer bytes of this wire packet
   uint64_t ts_us;
+  FragContext ctx;
+  uint64_t anomalies;      // anomaly bits of this wire packet (kept on the datagram's flow)
 };
 
 // A finished datagram: either complete (payload valid) or given up (payload only holds what
@@ -57,6 +73,7 @@ struct Reassembled {
   uint64_t ts_first_us, ts_last_us;
   uint64_t anomalies;
   FragKey key;
+  FragContext ctx;
 };
 
 class FragReassembler {
@@ -87,6 +104,7 @@ class FragReassembler {
     bool first_present = false;   // the offset-0 fragment (with the transport header) arrived
     uint32_t first_len = 0;       // captured bytes of the offset-0 fragment
     uint64_t anomalies = 0;
+    FragContext ctx;              // of the first wire packet received
     std::vector<uint8_t> buf;
     std::vector<Piece> have;      // sorted, merged byte ranges received
   };

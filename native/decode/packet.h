@@ -47,6 +47,8 @@ struct Packet {
   // tunnel (filled for a packet found inside GTP-U)
   bool tunneled = false;
   uint32_t teid = 0;
+  uint8_t outer_version = 0;         // the tunnel's endpoints (outer IP header), for the record
+  IpAddr outer_src{}, outer_dst{};
 };
 
 }  // namespace nprobe

@@ -18,7 +18,8 @@ import { canonicalAddr, ConvProto, Endpoint, TupleCounts } from './conv';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
-export const NATIVE = path.join(ROOT, 'build', 'Release', 'nprobe_native.node');
+/** The addon the CLI loads: $NPROBE_NATIVE_ADDON (npm run test:asan) or the release build. */
+export const NATIVE = process.env.NPROBE_NATIVE_ADDON ?? path.join(ROOT, 'build', 'Release', 'nprobe_native.node');
 export const PCAP_DIR = path.join(ROOT, 'test', 'pcap');
 
 const MAX_BUFFER = 512 * 1024 * 1024;
