@@ -10,14 +10,19 @@ import { ipv4ToString, ipv6ToString, macToString } from './format';
  * still works through toJSON.
  */
 export class RawJson {
-  private t: string | undefined;
-  /** The text, or the bytes it is in (decoded on first use: a Lua hook never reads it). */
-  constructor(text: string | undefined, private readonly src?: Buffer, private readonly start = 0, private readonly end = 0) {
-    this.t = text;
-  }
-  get text(): string {
-    this.t ??= (this.src as Buffer).toString('utf8', this.start, this.end);
-    return this.t;
+  declare readonly text: string;
+  /**
+   * The text, or the bytes it is in, decoded on first read. `text` is an own enumerable
+   * property either way, so two RawJson with the same text are equal to deep comparisons
+   * (the bytes' buffer is not a property).
+   */
+  constructor(text: string | undefined, src?: Buffer, start = 0, end = 0) {
+    if (text !== undefined || !src) {
+      Object.defineProperty(this, 'text', { value: text ?? '', enumerable: true });
+      return;
+    }
+    let t: string | undefined;
+    Object.defineProperty(this, 'text', { get: () => (t ??= src.toString('utf8', start, end)), enumerable: true });
   }
   value(): unknown {
     return JSON.parse(this.text);

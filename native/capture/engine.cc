@@ -418,15 +418,16 @@ void Engine::on_packet(Packet& p) {
   if (p.tunneled) {
     f.teid[dir] = p.teid;
     f.outer_flow_id = last_outer_flow_id_;
-    if (created && last_outer_pkt_) {
-      f.outer_src = last_outer_pkt_->src;
-      f.outer_dst = last_outer_pkt_->dst;
-      f.outer_version = last_outer_pkt_->ip_version;
+    if (created && p.outer_version) {
+      // From the packet itself: the outer packet may be gone (an inner datagram completed
+      // later, at a time-out), so no pointer to it is kept.
+      f.outer_src = p.outer_src;
+      f.outer_dst = p.outer_dst;
+      f.outer_version = p.outer_version;
     }
   } else {
     last_outer_flow_id_ = f.flow_id;
     last_outer_idx_ = idx;
-    last_outer_pkt_ = &p;  // the decoder hands over any inner packet before this one is gone
   }
   if (created && p.proto == 6 && !expected_.empty() && match_expectation(f, p)) {
     // An announced data connection: labelled by its control flow, not probed.

@@ -169,7 +169,6 @@ class Engine final : public PacketSink {
   uint64_t last_frame_ts_ = 0;
   uint64_t last_outer_flow_id_ = 0;
   uint32_t last_outer_idx_ = UINT32_MAX;  // table index of the flow the last outer packet went to
-  const Packet* last_outer_pkt_ = nullptr; // the outer packet, while its inner packet is handled
   uint64_t frames_ = 0;
   size_t signal_batch_ = 1;  // queued flows that wake JS: min(kSignalBatchRecords, half the queue)
   uint64_t replay_wall0_ = 0, replay_ts0_ = 0;
