@@ -34,6 +34,7 @@
 #include "../util/byte_reader.h"
 #include "../util/json_writer.h"
 #include "dissector.h"
+#include "../util/ip_text.h"
 
 namespace nprobe {
 namespace {
@@ -81,11 +82,7 @@ struct Transaction {
 
 // ---- text helpers --------------------------------------------------------------------------
 
-std::string ipv4_text(uint32_t a) {
-  char b[16];
-  std::snprintf(b, sizeof b, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
-  return b;
-}
+std::string ipv4_text(uint32_t a) { return ipv4_string(a); }
 
 std::string ipv6_text(const uint8_t* p) {
   char b[INET6_ADDRSTRLEN];

@@ -22,6 +22,7 @@
 
 #include "../util/byte_reader.h"
 #include "dissector.h"
+#include "../util/ip_text.h"
 
 namespace nprobe {
 namespace dns {
@@ -221,9 +222,7 @@ bool append_rdata(const NameCtx& c, uint16_t type, ByteReader rd, std::string& o
   switch (type) {
     case 1: {  // A
       if (rd.size() != 4) return false;
-      char b[INET_ADDRSTRLEN];
-      inet_ntop(AF_INET, rd.cur(), b, sizeof b);
-      out += b;
+      append_ipv4(out, rd.cur());
       return true;
     }
     case 28: {  // AAAA: RFC 5952 text
@@ -516,7 +515,10 @@ void Transactions::write(FieldWriter& w) const {
 
 void Transactions::set_client(const IpAddr& a, uint8_t ip_version) {
   char b[INET6_ADDRSTRLEN];
-  if (ip_version == 4 && inet_ntop(AF_INET, a.b, b, sizeof b)) client_ = b;
+  if (ip_version == 4) {
+    client_.clear();
+    append_ipv4(client_, a.b);
+  }
   if (ip_version == 6 && inet_ntop(AF_INET6, a.b, b, sizeof b)) client_ = b;
 }
 

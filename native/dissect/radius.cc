@@ -31,6 +31,7 @@
 #include "../util/byte_reader.h"
 #include "../util/json_writer.h"
 #include "dissector.h"
+#include "../util/ip_text.h"
 
 namespace nprobe {
 namespace {
@@ -131,11 +132,7 @@ struct Transaction {
   Values v;
 };
 
-std::string ipv4_text(uint32_t a) {
-  char b[16];
-  std::snprintf(b, sizeof b, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
-  return b;
-}
+std::string ipv4_text(uint32_t a) { return ipv4_string(a); }
 
 std::string bytes_of(ByteReader v) {
   std::string s;

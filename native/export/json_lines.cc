@@ -49,9 +49,11 @@ void put_str(std::string& o, std::string_view s) {
   o += '"';
 }
 
-void put_key(std::string& o, const char* k) {
+// ,"KEY": for a literal key, its length known at compile time (no strlen per field).
+template <size_t N>
+void put_key(std::string& o, const char (&k)[N]) {
   o += ",\"";
-  o += k;
+  o.append(k, N - 1);
   o += "\":";
 }
 

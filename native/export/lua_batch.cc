@@ -67,7 +67,7 @@ void set_number(Value& v, double d) {
 
 void LuaHookSpec::prepare() {
   by_name.clear();
-  for (const char* f : kFixedKeys) by_name[f] = -1;
+  for (std::string_view f : kFixedKeys) by_name[std::string(f)] = -1;
   for (size_t k = 0; k < keys.size(); k++)
     if (keys[k].src == LuaKeySpec::kExt) by_name[keys[k].ext_name] = int(k);
 }

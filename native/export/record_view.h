@@ -80,7 +80,9 @@ inline void put_ipv6(std::string& o, const uint8_t* a) {
 
 // The keys of the fixed part: an ext field by one of these names would overwrite it in place
 // in JS (same key order, new value); that record is left to JS.
-inline constexpr const char* kFixedKeys[] = {
+// string_views, not C strings: is_fixed_key runs for every field of every record, and a
+// comparison with a C string measures it first.
+inline constexpr std::string_view kFixedKeys[] = {
     "FLOW_ID", "IP_PROTOCOL_VERSION", "IPV4_SRC_ADDR", "IPV4_DST_ADDR", "IPV6_SRC_ADDR", "IPV6_DST_ADDR",
     "L4_SRC_PORT", "L4_DST_PORT", "PROTOCOL", "IN_PKTS", "IN_BYTES", "OUT_PKTS", "OUT_BYTES",
     "FIRST_SWITCHED", "LAST_SWITCHED", "FLOW_START_MICROSECONDS", "FLOW_END_MICROSECONDS",
@@ -89,7 +91,7 @@ inline constexpr const char* kFixedKeys[] = {
     "UPSTREAM_TUNNEL_ID", "DOWNSTREAM_TUNNEL_ID", "OUTER_FLOW_ID", "FLOW_ANOMALIES"};
 
 inline bool is_fixed_key(std::string_view k) {
-  for (const char* f : kFixedKeys)
+  for (std::string_view f : kFixedKeys)
     if (k == f) return true;
   return false;
 }
