@@ -30,6 +30,7 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)) {
 Engine::~Engine() {
   abort();
   join();
+  bury_dissectors();
   if (nf_has_filter_) pcap_freecode(&nf_filter_);
   if (pcap_) pcap_close(pcap_);
   if (wake_fd_ >= 0) close(wake_fd_);
@@ -314,8 +315,18 @@ void Engine::run() {
   if (on_exit_) on_exit_();
 }
 
+void Engine::bury_dissectors() {
+  std::vector<Dissector*> dead;
+  {
+    std::lock_guard<std::mutex> lk(gmu_);
+    dead.swap(graveyard_);
+  }
+  for (Dissector* d : dead) delete d;
+}
+
 void Engine::tick(uint64_t now_us) {
   decoder_->expire(now_us);
+  bury_dissectors();
   bool waiting;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -786,6 +797,14 @@ void Engine::finish_record(FlowRecord& r) {
     std::string names;
     for (const char* n : r.l7->anomalies()) names += (names.empty() ? "" : ",") + std::string(n);
     w.str("__ANOMALIES", names);  // merged into FLOW_ANOMALIES by src/record.ts
+  }
+  // Freed by the capture thread, which allocated it and its strings: glibc frees a chunk
+  // into the freeing thread's cache, so frees here left the capture thread's malloc without
+  // reusable chunks (malloc was ~12% of it on the 290k-flow capture). Bounded: past the cap
+  // (the capture thread not ticking, e.g. waiting on a full queue) it is freed here.
+  {
+    std::lock_guard<std::mutex> lk(gmu_);
+    if (graveyard_.size() < limits::kMaxGraveyard) graveyard_.push_back(r.l7.release());
   }
   r.l7.reset();
   // Not left pointing at this probe: it may be gone before the thread's next dissector call.

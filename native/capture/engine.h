@@ -126,6 +126,7 @@ class Engine final : public PacketSink {
   bool match_expectation(Flow& f, const Packet& p);
   friend struct StreamSink;
   void tick(uint64_t now_us);
+  void bury_dissectors();  // capture thread: frees the dissectors finish_record() handed back
   void refresh_io_stats();
   uint64_t wall_us() const;
   // connection hook (capture thread)
@@ -160,6 +161,8 @@ class Engine final : public PacketSink {
   std::atomic<bool> signal_pending_{false};
 
   mutable std::mutex mu_;
+  std::mutex gmu_;
+  std::vector<Dissector*> graveyard_;  // finished dissectors for the capture thread to free
   std::condition_variable not_full_;
   std::deque<FlowRecord> queue_;
   std::string warning_;

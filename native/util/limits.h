@@ -31,6 +31,7 @@ inline constexpr uint64_t kExpectationTtlUs = 120ull * 1000000;  // an announcem
 // JS boundary
 inline constexpr size_t kDefaultQueueRecords = 16384;    // finished flows waiting for JS
 inline constexpr size_t kMaxBatchRecords = 4096;         // records handed to JS per readBatch
+inline constexpr size_t kMaxGraveyard = 65536;            // finished dissectors waiting for the capture thread to free them
 inline constexpr size_t kSignalBatchRecords = 256;       // queued flows that wake JS (ticks wake it too)
 
 // Connection hook (intercept_hook, DESIGN.md §5; native/capture/intercept.h)
