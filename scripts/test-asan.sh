@@ -13,7 +13,8 @@
 # report (halt_on_error), with a stack trace. detect_stack_use_after_return: the capture
 # thread hands packets around by pointer; one kept past its frame's decode is a report.
 # Usage: scripts/test-asan.sh [--build-only] [jest test paths...]
-#        (default: test/pcap test/e2e test/dissect test/fuzz)
+#        (default: test/pcap test/e2e test/dissect test/fuzz test/unit test/intercept/passive.test.ts
+#         test/lua/batch.test.ts: everything that drives native code from capture files)
 set -euo pipefail
 main() {
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,7 +52,7 @@ if [ "${1:-}" = --build-only ]; then echo "$dir/build/Release/nprobe_native.node
 export NPROBE_NATIVE_ADDON=$dir/build/Release/nprobe_native.node
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-[ $# -gt 0 ] || set -- test/pcap test/e2e test/dissect test/fuzz
+[ $# -gt 0 ] || set -- test/pcap test/e2e test/dissect test/fuzz test/unit test/intercept/passive.test.ts test/lua/batch.test.ts
 echo "test-asan.sh: jest $* against $NPROBE_NATIVE_ADDON (LD_PRELOAD=$asan)" >&2
 LD_PRELOAD=$asan NODE_OPTIONS=--experimental-vm-modules "$root/node_modules/.bin/jest" "$@"
 }
