@@ -90,7 +90,9 @@ async function runProbe(rate, dir) {
   const dr = /drops: kernel (\d+) \(of (\d+) received\), interface (\d+), export queue (\d+)(?: flows \((\d+) packets\))?/.exec(err);
   const dec = /decode: \d+ IP, (\d+) non-IP, (\d+) undecodable/.exec(err);
   let inFlows = 0;
-  for (const line of fs.readFileSync(json, 'utf8').split('\n')) {
+  // Line by line: a minute at top speed writes more JSON than fits in one string.
+  const rl = require('readline').createInterface({ input: fs.createReadStream(json), crlfDelay: Infinity });
+  for await (const line of rl) {
     if (!line) continue;
     const f = JSON.parse(line);
     inFlows += f.IN_PKTS + f.OUT_PKTS;
