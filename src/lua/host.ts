@@ -5,7 +5,8 @@
 // cost ~12 us each in wasmoon, and a JS string, or Lua source, costs ~1 us per value.
 import * as fs from 'fs';
 import * as path from 'path';
-import { LuaEngine, LuaFactory, LuaMultiReturn } from 'wasmoon';
+import { LuaEngine, LuaMultiReturn } from 'wasmoon';
+import { luaFactory } from './factory';
 import { FieldDef, Plugin, PLUGINS } from '../../plugins';
 import { FlowBatch } from '../batch';
 import { LuaBatchSpec, LuaKeySrc, loadNative } from '../native';
@@ -309,8 +310,7 @@ export class LuaHost {
     } catch (e) {
       throw new LuaLoadError(`${this.file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
     }
-    const factory = new LuaFactory();
-    const engine = await factory.createEngine({ traceAllocations: true, injectObjects: false, enableProxy: false });
+    const engine = await luaFactory().createEngine({ traceAllocations: true, injectObjects: false, enableProxy: false });
     engine.global.setMemoryMax((this.opts.memoryMb ?? 256) * 1024 * 1024);
     installHostFs(engine);
     engine.doStringSync(PRELUDE);
