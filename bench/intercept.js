@@ -8,48 +8,22 @@
 //   node bench/intercept.js [--conns N] [--parallel P] [--seconds S]
 // NO_HOOK=1: the same inline path with a script that has no intercept_hook (NFQUEUE alone).
 'use strict';
-const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { option, sh, inNs, sleep, vethPair, start, waitFor, have } = require('./common');
 
 const REPO = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? Number(args[i + 1]) : def;
-};
-const CONNS = opt('--conns', 2000);
-const PARALLEL = opt('--parallel', 16);
-const SECONDS = opt('--seconds', 5);
+const CONNS = Number(option(args, '--conns', 2000));
+const PARALLEL = Number(option(args, '--parallel', 16));
+const SECONDS = Number(option(args, '--seconds', 5));
 const QUEUE = 7;
-const NS_C = `nprobe-bi-c${process.pid}`;
-const NS_S = `nprobe-bi-s${process.pid}`;
-const VC = `nbic${process.pid}`.slice(0, 15);
-const VS = `nbis${process.pid}`.slice(0, 15);
-
-function sh(argv, ok = false) {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
-  if (r.status !== 0 && !ok) throw new Error(`${argv.join(' ')}: ${r.stderr || r.status}`);
-  return r;
-}
-const inNs = (ns, argv) => ['ip', 'netns', 'exec', ns, ...argv];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function teardown() {
-  sh(['ip', 'netns', 'del', NS_C], true);
-  sh(['ip', 'netns', 'del', NS_S], true);
-}
-function setup() {
-  sh(['ip', 'netns', 'add', NS_C]);
-  sh(['ip', 'netns', 'add', NS_S]);
-  sh(['ip', 'link', 'add', VC, 'netns', NS_C, 'type', 'veth', 'peer', 'name', VS, 'netns', NS_S]);
-  for (const [ns, v, a] of [[NS_C, VC, '192.0.2.1/24'], [NS_S, VS, '192.0.2.2/24']]) {
-    sh(inNs(ns, ['ip', 'addr', 'add', a, 'dev', v]));
-    sh(inNs(ns, ['ip', 'link', 'set', v, 'up']));
-    sh(inNs(ns, ['ip', 'link', 'set', 'lo', 'up']));
-  }
-}
+const pair = vethPair('bi');
+const NS_C = pair.a;
+const NS_S = pair.b;
+const setup = pair.setup;
+const teardown = pair.teardown;
 
 // The server: accepts and closes (the connection's setup is what is measured).
 const SERVER = `require('net').createServer((s) => { s.on('error', () => {}); s.end(); }).listen(8080, '192.0.2.2', () => console.log('ready'));`;
@@ -79,30 +53,16 @@ function client() {
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
-function start(argv) {
-  const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  p.stdout.on('data', (d) => (out += d));
-  p.stderr.on('data', (d) => (err += d));
-  return { p, out: () => out, err: () => err, exited: new Promise((r) => p.on('close', r)) };
-}
-async function waitFor(fn, ms) {
-  for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(50)) if (fn()) return true;
-  return false;
-}
-
 (async () => {
   if (process.getuid() !== 0) {
     console.error('bench/intercept.js needs root (namespaces, NFQUEUE)');
     process.exit(2);
   }
-  if (spawnSync('sh', ['-c', 'command -v iptables-legacy']).status !== 0) {
+  if (!have('iptables-legacy')) {
     console.error('iptables-legacy not found (apt-get install iptables)');
     process.exit(2);
   }
   process.on('exit', teardown);
-  teardown();
   setup();
   const server = start(inNs(NS_S, [process.execPath, '-e', SERVER]));
   if (!(await waitFor(() => server.out().includes('ready'), 10000))) throw new Error('server did not start');

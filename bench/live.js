@@ -8,65 +8,23 @@
 // kernel drops above 0.1% is each tool's drop onset. Root only; not a test.
 //   node bench/live.js [--file PCAP] [--seconds S] [--rates 100000,200000,400000,top]
 'use strict';
-const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { option, sh, inNs, sleep, vethPair, start, waitFor, have } = require('./common');
 
 const REPO = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
-};
-const file = opt('--file', path.join(process.env.NPROBE_BENCH_DIR || '/tmp/nprobe-bench', 'mix-1m.pcap'));
-const seconds = Number(opt('--seconds', 10));
-const rates = opt('--rates', '100000,200000,400000,top').split(',');
-const NS_A = `nprobe-bl-a${process.pid}`;
-const NS_B = `nprobe-bl-b${process.pid}`;
-const VA = `nbla${process.pid}`.slice(0, 15);
-const VB = `nblb${process.pid}`.slice(0, 15);
-
-function sh(argv, opts = {}) {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', ...opts });
-  if (r.status !== 0 && !opts.ok) throw new Error(`${argv.join(' ')}: ${r.stderr || r.status}`);
-  return r;
-}
-const inNs = (ns, argv) => ['ip', 'netns', 'exec', ns, ...argv];
-
-function setup() {
-  sh(['ip', 'netns', 'add', NS_A]);
-  sh(['ip', 'netns', 'add', NS_B]);
-  sh(['ip', 'link', 'add', VA, 'netns', NS_A, 'type', 'veth', 'peer', 'name', VB, 'netns', NS_B]);
-  for (const [ns, v, a] of [[NS_A, VA, '192.0.2.1/24'], [NS_B, VB, '192.0.2.2/24']]) {
-    sh(inNs(ns, ['ip', 'addr', 'add', a, 'dev', v]));
-    sh(inNs(ns, ['ip', 'link', 'set', v, 'up']));
-    sh(inNs(ns, ['ip', 'link', 'set', 'lo', 'up']));
-    // The replayed frames are not for this host: no answers, no ICMP back.
-    sh(inNs(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']), { ok: true });
-  }
-}
-function teardown() {
-  sh(['ip', 'netns', 'del', NS_A], { ok: true });
-  sh(['ip', 'netns', 'del', NS_B], { ok: true });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function start(argv) {
-  const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  p.stdout.on('data', (d) => (out += d));
-  p.stderr.on('data', (d) => (err += d));
-  const exited = new Promise((r) => p.on('close', (code) => r(code)));
-  return { p, exited, out: () => out, err: () => err };
-}
-
-async function waitFor(fn, ms) {
-  for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(50)) if (fn()) return true;
-  return false;
-}
+const file = option(args, '--file', path.join(process.env.NPROBE_BENCH_DIR || '/tmp/nprobe-bench', 'mix-1m.pcap'));
+const seconds = Number(option(args, '--seconds', 10));
+const rates = option(args, '--rates', '100000,200000,400000,top').split(',');
+const pair = vethPair('bl');
+const NS_A = pair.a;
+const NS_B = pair.b;
+const VA = pair.va;
+const VB = pair.vb;
+const setup = pair.setup;
+const teardown = pair.teardown;
 
 function replay(rate) {
   const speed = rate === 'top' ? ['--topspeed'] : [`--pps=${rate}`];
@@ -124,7 +82,7 @@ async function runSoftflowd(rate, dir) {
     process.exit(2);
   }
   for (const bin of ['tcpreplay', 'softflowd', 'softflowctl']) {
-    if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) {
+    if (!have(bin)) {
       console.error(`${bin} not found (apt-get install tcpreplay softflowd)`);
       process.exit(2);
     }

@@ -3,35 +3,17 @@
 // the runner's ConnInfo and submitted as one batch; verdicts are collected and go back to the
 // capture thread in batches (setVerdicts), never one native call per connection.
 import { ConnEvent, decodeConns } from './events';
-import { ConnOwner, findOwner } from './owner';
+import type { ConnInfo, ConnOwner, InterceptStats, Verdict } from '../lua/intercept';
+import { findOwner } from './owner';
 
-export type Verdict = 'pass' | 'check' | 'reject' | 'drop';
+export type { Verdict };
 /** FLOW_VERDICT codes (src/lua/intercept.ts VERDICT_CODE); 0 = no hook ran. */
 export const VERDICT_CODES: Readonly<Record<Verdict, number>> = { pass: 1, drop: 2, check: 3, reject: 4 };
 export const NO_HOOK = 0;
 
-/** What the bridge needs of src/lua/intercept.ts's InterceptRunner. */
-export interface ConnInfoLike {
-  id: number;
-  src: string;
-  sport: number;
-  dst: string;
-  dport: number;
-  divert: 'input' | 'output' | 'forward';
-  ifaceIn?: string;
-  ifaceOut?: string;
-  owner?: () => ConnOwner;
-}
-export interface RunnerStats {
-  calls: number;
-  verdicts: Record<Verdict, number>;
-  defaults: number;
-  errors: number;
-  timeouts: number;
-  pending: number;
-  p50Us: number;
-  p99Us: number;
-}
+/** What the bridge needs of src/lua/intercept.ts's InterceptRunner (types only: no wasmoon). */
+export type ConnInfoLike = ConnInfo;
+export type RunnerStats = InterceptStats;
 export interface RunnerLike {
   submit(conns: ConnInfoLike[], done: (id: number, verdict: Verdict, cause?: string) => void): void;
   stats(): RunnerStats;

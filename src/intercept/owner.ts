@@ -8,14 +8,9 @@
 import * as fs from 'fs';
 import { ipv6ToString } from '../format';
 
-export interface ConnOwner {
-  uid?: number;
-  gid?: number;
-  user?: string;
-  group?: string;
-  pid?: number;
-  exePath?: string;
-}
+import type { ConnOwner } from '../lua/intercept';
+
+export type { ConnOwner };
 
 export interface OwnedConn {
   ipVersion: 4 | 6;

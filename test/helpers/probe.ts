@@ -331,3 +331,14 @@ export function accountingProblems(run: ProbeRun, captureRecords: number | null)
   }
   return problems;
 }
+
+/** Every capture file below dir (default test/pcap), sorted. */
+export function allCaptures(dir: string = PCAP_DIR): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...allCaptures(p));
+    else if (/\.(pcap|pcapng|cap)$/.test(e.name)) out.push(p);
+  }
+  return out.sort();
+}

@@ -9,19 +9,11 @@ import { FlowBatch } from '../../src/batch';
 import { LuaHost } from '../../src/lua/host';
 import { loadNative } from '../../src/native';
 import { Probe } from '../../src/probe';
+import { allCaptures } from '../helpers/probe';
 import { PLUGINS } from '../../plugins';
 
-function captures(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...captures(p));
-    else if (/\.(pcap|pcapng|cap)$/.test(e.name)) out.push(p);
-  }
-  return out.sort();
-}
 
-const FILES = captures(path.join(__dirname, '..', 'pcap')).filter((f) => !f.includes('malformed'));
+const FILES = allCaptures().filter((f) => !f.includes('malformed'));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nprobe-luabatch-'));
 const SCRIPT = path.join(dir, 'all.lua');
 fs.writeFileSync(SCRIPT, PLUGINS.map((p) => `function ${p.luaHook}() end`).join('\n') + '\n');

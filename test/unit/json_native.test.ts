@@ -1,23 +1,14 @@
 // The native JSON lines (native/export/json_lines.cc) against flowToJson (src/export/json.ts)
 // on every capture in test/pcap: byte for byte, batch by batch, with and without records
 // changed or dropped in between.
-import * as fs from 'fs';
 import * as path from 'path';
 import { FlowBatch } from '../../src/batch';
 import { flowToJson } from '../../src/export/json';
 import { Probe } from '../../src/probe';
+import { allCaptures } from '../helpers/probe';
 
-function captures(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...captures(p));
-    else if (/\.(pcap|pcapng|cap)$/.test(e.name)) out.push(p);
-  }
-  return out.sort();
-}
 
-const FILES = captures(path.join(__dirname, '..', 'pcap'));
+const FILES = allCaptures();
 
 async function batches(file: string): Promise<FlowBatch[]> {
   const probe = new Probe({ interface: file, batchSize: 37 });
