@@ -64,10 +64,17 @@ function client() {
   }
   process.on('exit', teardown);
   setup();
-  const server = start(inNs(NS_S, [process.execPath, '-e', SERVER]));
+  let server = start(inNs(NS_S, [process.execPath, '-e', SERVER]));
   if (!(await waitFor(() => server.out().includes('ready'), 10000))) throw new Error('server did not start');
 
   const base = client();
+  // Fresh namespaces for the inline run: the baseline's tens of thousands of connections
+  // leave the client's ports in TIME_WAIT, which would slow the next run's connects.
+  server.p.kill('SIGTERM');
+  await server.exited;
+  setup();
+  server = start(inNs(NS_S, [process.execPath, '-e', SERVER]));
+  if (!(await waitFor(() => server.out().includes('ready'), 10000))) throw new Error('server did not start');
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nprobe-bi-'));
   const lua = path.join(dir, 'pass.lua');
