@@ -10,8 +10,9 @@ import * as path from 'path';
 
 import { loadNative } from '../../src/native';
 import { dissectHex, Payload } from '../helpers/dissect';
-import { ACK, ETH_IPV4, ETH_IPV6, ether, FIN, ipv4, ipv6, LINKTYPE, MAC_A, MAC_B, PSH, SYN, writePcap } from '../helpers/pcapgen';
+import { LINKTYPE, writePcap } from '../helpers/pcapgen';
 import { probeBuilt, ProbeFlow, ROOT, runCli, runProbe } from '../helpers/probe';
+import { FrameSink, TcpConn } from '../helpers/tcpconn';
 
 const hex = (s: string | Buffer): string => (typeof s === 'string' ? Buffer.from(s, 'latin1') : s).toString('hex');
 /** "\n" becomes CRLF. */
@@ -329,7 +330,7 @@ describe('FTP caps and bad input', () => {
 // ---- through the CLI: detection, reassembly holes, data connections ----
 
 /** One capture built from several TCP connections sharing one clock. */
-class Capture {
+class Capture implements FrameSink {
   frames: Array<{ tsUs: number; data: Buffer }> = [];
   t = 1_700_000_000_000_000;
   conn(client: string, cport: number, server: string, sport: number, handshake = true): Conn {
@@ -343,66 +344,10 @@ class Capture {
   }
 }
 
-class Conn {
-  private seq = [1000, 5000];
-  constructor(
-    private cap: Capture,
-    private client: string,
-    private cport: number,
-    private server: string,
-    private sport: number,
-    handshake: boolean,
-  ) {
-    if (handshake) {
-      this.seg(0, SYN, Buffer.alloc(0));
-      this.seq[0]++;
-      this.seg(1, SYN | ACK, Buffer.alloc(0));
-      this.seq[1]++;
-      this.seg(0, ACK, Buffer.alloc(0));
-    }
-  }
-  private seg(dir: 0 | 1, flags: number, payload: Buffer): void {
-    const h = Buffer.alloc(20);
-    h.writeUInt16BE(dir === 0 ? this.cport : this.sport, 0);
-    h.writeUInt16BE(dir === 0 ? this.sport : this.cport, 2);
-    h.writeUInt32BE(this.seq[dir] >>> 0, 4);
-    h.writeUInt32BE(flags & ACK ? this.seq[1 - dir] >>> 0 : 0, 8);
-    h[12] = 5 << 4;
-    h[13] = flags;
-    h.writeUInt16BE(65535, 14);
-    const [a, b] = dir === 0 ? [this.client, this.server] : [this.server, this.client];
-    const v6 = a.includes(':');
-    const ip = v6 ? ipv6(a, b, 6, Buffer.concat([h, payload])) : ipv4(a, b, 6, Buffer.concat([h, payload]));
-    this.cap.t += 1000;
-    this.cap.frames.push({ tsUs: this.cap.t, data: ether(dir === 0 ? MAC_A : MAC_B, dir === 0 ? MAC_B : MAC_A, v6 ? ETH_IPV6 : ETH_IPV4, ip) });
-  }
-  send(dir: 0 | 1, text: string | Buffer): this {
-    const data = typeof text === 'string' ? Buffer.from(crlf(text), 'latin1') : text;
-    for (let i = 0; i < data.length; i += 1400) {
-      const part = data.subarray(i, i + 1400);
-      this.seg(dir, ACK | PSH, part);
-      this.seq[dir] += part.length;
-    }
-    return this;
-  }
-  c(text: string | Buffer): this {
-    return this.send(0, text);
-  }
-  s(text: string | Buffer): this {
-    return this.send(1, text);
-  }
-  /** n bytes of dir the capture never has (the peer's next segment acknowledges past them). */
-  skip(dir: 0 | 1, n: number): this {
-    this.seq[dir] += n;
-    return this;
-  }
-  close(): this {
-    this.seg(0, FIN | ACK, Buffer.alloc(0));
-    this.seq[0]++;
-    this.seg(1, FIN | ACK, Buffer.alloc(0));
-    this.seq[1]++;
-    this.seg(0, ACK, Buffer.alloc(0));
-    return this;
+/** An FTP control or data connection, IPv4 or IPv6, lines in CRLF (test/helpers/tcpconn.ts). */
+class Conn extends TcpConn {
+  constructor(cap: Capture, client: string, cport: number, server: string, sport: number, handshake: boolean) {
+    super(cport, sport, { handshake, sink: cap, isn: [1000, 5000], client, server, text: (t) => Buffer.from(crlf(t), 'latin1') });
   }
 }
 

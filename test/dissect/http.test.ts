@@ -11,8 +11,9 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { dissectHex, Payload } from '../helpers/dissect';
-import { ACK, ETH_IPV4, ether, ipv4, LINKTYPE, MAC_A, MAC_B, PSH, SYN, writePcap } from '../helpers/pcapgen';
+import { ACK, LINKTYPE, writePcap } from '../helpers/pcapgen';
 import { probeBuilt, ProbeFlow, runCli, runProbe } from '../helpers/probe';
+import { TcpConn } from '../helpers/tcpconn';
 
 // ---- real payloads (TCP payload bytes as tshark shows them) --------------------------------
 
@@ -439,58 +440,10 @@ describe('malformed and truncated input: named anomalies, no crash', () => {
 
 // ---- through the engine (CLI): detection and gaps --------------------------------------------------
 
-/** A TCP connection as frames with real sequence and ack numbers; skip() leaves a hole. */
-class Conn {
-  frames: Array<{ tsUs: number; data: Buffer }> = [];
-  private seq: [number, number] = [100000, 900000];
-  private t: number;
-  constructor(private cport: number, private sport: number, opts: { handshake?: boolean; t0?: number } = {}) {
-    this.t = opts.t0 ?? 1_700_000_000_000_000;
-    if (opts.handshake !== false) {
-      this.seg(0, SYN, Buffer.alloc(0));
-      this.seq[0]++;
-      this.seg(1, SYN | ACK, Buffer.alloc(0));
-      this.seq[1]++;
-      this.seg(0, ACK, Buffer.alloc(0));
-    }
-  }
-  private seg(dir: 0 | 1, flags: number, payload: Buffer): void {
-    const h = Buffer.alloc(20);
-    h.writeUInt16BE(dir === 0 ? this.cport : this.sport, 0);
-    h.writeUInt16BE(dir === 0 ? this.sport : this.cport, 2);
-    h.writeUInt32BE(this.seq[dir] >>> 0, 4);
-    h.writeUInt32BE(flags & ACK ? this.seq[1 - dir] >>> 0 : 0, 8);
-    h[12] = 5 << 4;
-    h[13] = flags;
-    h.writeUInt16BE(65535, 14);
-    const [a, b] = dir === 0 ? ['192.0.2.10', '198.51.100.20'] : ['198.51.100.20', '192.0.2.10'];
-    this.t += 500;
-    this.frames.push({ tsUs: this.t, data: ether(dir === 0 ? MAC_A : MAC_B, dir === 0 ? MAC_B : MAC_A, ETH_IPV4, ipv4(a, b, 6, Buffer.concat([h, payload]))) });
-  }
-  send(dir: 0 | 1, data: string | Buffer): this {
-    const b = typeof data === 'string' ? Buffer.from(crlf(data), 'latin1') : data;
-    for (let i = 0; i < b.length; i += 1400) {
-      const part = b.subarray(i, i + 1400);
-      this.seg(dir, ACK | PSH, part);
-      this.seq[dir] += part.length;
-    }
-    return this;
-  }
-  c(d: string | Buffer): this {
-    return this.send(0, d);
-  }
-  s(d: string | Buffer): this {
-    return this.send(1, d);
-  }
-  /** A segment of dir without data that acknowledges everything the peer sent. */
-  ack(dir: 0 | 1): this {
-    this.seg(dir, ACK, Buffer.alloc(0));
-    return this;
-  }
-  /** n bytes of dir that the capture never has (the peer's next segment acknowledges them). */
-  skip(dir: 0 | 1, n: number): this {
-    this.seq[dir] += n;
-    return this;
+/** An HTTP connection: header lines in CRLF (test/helpers/tcpconn.ts). */
+class Conn extends TcpConn {
+  constructor(cport: number, sport: number, opts: { handshake?: boolean; t0?: number } = {}) {
+    super(cport, sport, { ...opts, stepUs: 500, client: '192.0.2.10', server: '198.51.100.20', text: (t) => Buffer.from(crlf(t), 'latin1') });
   }
 }
 

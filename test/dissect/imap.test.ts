@@ -8,8 +8,9 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { dissectHex, Payload } from '../helpers/dissect';
-import { ACK, ETH_IPV4, ether, ipv4, LINKTYPE, MAC_A, MAC_B, PSH, SYN, writePcap } from '../helpers/pcapgen';
+import { ACK, LINKTYPE, writePcap } from '../helpers/pcapgen';
 import { probeBuilt, ProbeFlow, runCli, runProbe } from '../helpers/probe';
+import { TcpConn } from '../helpers/tcpconn';
 
 const toBuf = (s: string | Buffer): Buffer => (typeof s === 'string' ? Buffer.from(s.replace(/\r?\n/g, '\r\n'), 'latin1') : s);
 /** Client -> server chunk (dir 0) and server -> client chunk (dir 1); "\n" becomes CRLF. */
@@ -335,52 +336,13 @@ describe('roles', () => {
 // ---------------------------------------------------------------------------------------
 // The whole path through the CLI: payload detection (probe_stream), reassembly with holes.
 
-/** A TCP connection as frames, with real sequence and ack numbers; hole() leaves holes. */
-class Tcp {
-  frames: Array<{ tsUs: number; data: Buffer }> = [];
-  private seq: [number, number] = [100, 9000];
-  private t = 1_700_000_000_000_000;
-  constructor(private cport: number, private sport: number, handshake = true) {
-    if (handshake) {
-      this.segment(0, SYN, Buffer.alloc(0));
-      this.seq[0]++;
-      this.segment(1, SYN | ACK, Buffer.alloc(0));
-      this.seq[1]++;
-      this.segment(0, ACK, Buffer.alloc(0));
-    }
+/** An IMAP connection (test/helpers/tcpconn.ts); hole() leaves holes. */
+class Tcp extends TcpConn {
+  constructor(cport: number, sport: number, handshake = true) {
+    super(cport, sport, { handshake, stepUs: 500, isn: [100, 9000], client: '198.51.100.1', server: '198.51.100.2', mss: 1448, text: toBuf });
   }
-  private segment(dir: 0 | 1, flags: number, payload: Buffer): void {
-    const h = Buffer.alloc(20);
-    h.writeUInt16BE(dir === 0 ? this.cport : this.sport, 0);
-    h.writeUInt16BE(dir === 0 ? this.sport : this.cport, 2);
-    h.writeUInt32BE(this.seq[dir] >>> 0, 4);
-    h.writeUInt32BE(flags & ACK ? this.seq[1 - dir] >>> 0 : 0, 8);
-    h[12] = 5 << 4;
-    h[13] = flags;
-    h.writeUInt16BE(65535, 14);
-    const [src, dst] = dir === 0 ? ['198.51.100.1', '198.51.100.2'] : ['198.51.100.2', '198.51.100.1'];
-    this.t += 500;
-    this.frames.push({ tsUs: this.t, data: ether(dir === 0 ? MAC_A : MAC_B, dir === 0 ? MAC_B : MAC_A, ETH_IPV4, ipv4(src, dst, 6, Buffer.concat([h, payload]))) });
-  }
-  send(dir: 0 | 1, what: string | Buffer): this {
-    const data = toBuf(what);
-    for (let i = 0; i < data.length; i += 1448) {
-      const part = data.subarray(i, i + 1448);
-      this.segment(dir, ACK | PSH, part);
-      this.seq[dir] += part.length;
-    }
-    return this;
-  }
-  c(what: string | Buffer): this {
-    return this.send(0, what);
-  }
-  s(what: string | Buffer): this {
-    return this.send(1, what);
-  }
-  /** n bytes of dir the capture never has (the peer's next segment acknowledges past them). */
   hole(dir: 0 | 1, n: number): this {
-    this.seq[dir] += n;
-    return this;
+    return this.skip(dir, n);
   }
 }
 

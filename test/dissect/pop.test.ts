@@ -8,8 +8,9 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { dissectHex, Payload } from '../helpers/dissect';
-import { ACK, ETH_IPV4, ether, ipv4, LINKTYPE, MAC_A, MAC_B, PSH, SYN, writePcap } from '../helpers/pcapgen';
+import { ACK, LINKTYPE, writePcap } from '../helpers/pcapgen';
 import { crashEvidence, probeBuilt, ProbeFlow, runCli, runProbe } from '../helpers/probe';
+import { TcpConn } from '../helpers/tcpconn';
 
 /** "\n" becomes CRLF (POP3 lines end in CRLF). */
 const crlf = (s: string): string => s.replace(/\r?\n/g, '\r\n');
@@ -436,58 +437,10 @@ describe('malformed input: named anomalies, no crash', () => {
 // ---------------------------------------------------------------------------------------
 // The whole path through the CLI: payload detection (probe_stream), reassembly with holes.
 
-/** A TCP connection written as frames with real sequence and ack numbers; skip() leaves holes. */
-class Tcp {
-  frames: Array<{ tsUs: number; data: Buffer }> = [];
-  private seq: [number, number] = [7000, 90000];
-  private t: number;
-  constructor(private cport: number, private sport: number, opts: { handshake?: boolean; t0?: number } = {}) {
-    this.t = opts.t0 ?? 1_600_000_000_000_000;
-    if (opts.handshake !== false) {
-      this.frame(0, SYN, Buffer.alloc(0));
-      this.seq[0]++;
-      this.frame(1, SYN | ACK, Buffer.alloc(0));
-      this.seq[1]++;
-      this.frame(0, ACK, Buffer.alloc(0));
-    }
-  }
-  private frame(dir: 0 | 1, flags: number, payload: Buffer): void {
-    const h = Buffer.alloc(20);
-    h.writeUInt16BE(dir === 0 ? this.cport : this.sport, 0);
-    h.writeUInt16BE(dir === 0 ? this.sport : this.cport, 2);
-    h.writeUInt32BE(this.seq[dir] >>> 0, 4);
-    h.writeUInt32BE(flags & ACK ? this.seq[1 - dir] >>> 0 : 0, 8);
-    h[12] = 5 << 4;
-    h[13] = flags;
-    h.writeUInt16BE(65535, 14);
-    const [a, b] = dir === 0 ? ['198.51.100.7', '203.0.113.9'] : ['203.0.113.9', '198.51.100.7'];
-    this.t += 500;
-    this.frames.push({ tsUs: this.t, data: ether(dir === 0 ? MAC_A : MAC_B, dir === 0 ? MAC_B : MAC_A, ETH_IPV4, ipv4(a, b, 6, Buffer.concat([h, payload]))) });
-  }
-  send(dir: 0 | 1, text: string | Buffer): this {
-    const data = typeof text === 'string' ? Buffer.from(crlf(text), 'latin1') : text;
-    for (let i = 0; i < data.length; i += 1400) {
-      const part = data.subarray(i, i + 1400);
-      this.frame(dir, ACK | PSH, part);
-      this.seq[dir] += part.length;
-    }
-    return this;
-  }
-  c(text: string | Buffer): this {
-    return this.send(0, text);
-  }
-  s(text: string | Buffer): this {
-    return this.send(1, text);
-  }
-  /** A pure ACK from dir (acknowledges everything the peer sent, holes included). */
-  ack(dir: 0 | 1): this {
-    this.frame(dir, ACK, Buffer.alloc(0));
-    return this;
-  }
-  /** n bytes of dir the capture never has (the peer's next segment acknowledges past them). */
-  skip(dir: 0 | 1, n: number): this {
-    this.seq[dir] += n;
-    return this;
+/** A POP3 connection: lines in CRLF (test/helpers/tcpconn.ts). */
+class Tcp extends TcpConn {
+  constructor(cport: number, sport: number, opts: { handshake?: boolean; t0?: number } = {}) {
+    super(cport, sport, { ...opts, t0: opts.t0 ?? 1_600_000_000_000_000, stepUs: 500, isn: [7000, 90000], client: '198.51.100.7', server: '203.0.113.9', text: (t) => Buffer.from(crlf(t), 'latin1') });
   }
 }
 

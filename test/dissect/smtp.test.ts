@@ -8,8 +8,9 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { dissectHex, Payload } from '../helpers/dissect';
-import { ACK, ETH_IPV4, ether, ipv4, LINKTYPE, MAC_A, MAC_B, PSH, SYN, writePcap } from '../helpers/pcapgen';
+import { ACK, LINKTYPE, writePcap } from '../helpers/pcapgen';
 import { probeBuilt, ProbeFlow, runCli, runProbe } from '../helpers/probe';
+import { TcpConn } from '../helpers/tcpconn';
 
 const hex = (s: string | Buffer): string => (typeof s === 'string' ? Buffer.from(s, 'latin1') : s).toString('hex');
 /** Client -> server chunk (dir 0) and server -> client chunk (dir 1); "\n" becomes CRLF. */
@@ -469,52 +470,10 @@ describe('caps and malformed input: named anomalies, bounded state, no crash', (
 // ---------------------------------------------------------------------------------------
 // The whole path through the CLI: payload detection (probe_stream), reassembly with holes.
 
-/** A TCP connection written as frames, with real sequence/ack numbers; skip() leaves holes. */
-class Conn {
-  frames: Array<{ tsUs: number; data: Buffer }> = [];
-  private seq = [1000, 5000];
-  private t = 1_700_000_000_000_000;
-  constructor(private cport: number, private sport: number, handshake = true) {
-    if (handshake) {
-      this.seg(0, SYN, Buffer.alloc(0));
-      this.seq[0]++;
-      this.seg(1, SYN | ACK, Buffer.alloc(0));
-      this.seq[1]++;
-      this.seg(0, ACK, Buffer.alloc(0));
-    }
-  }
-  private seg(dir: 0 | 1, flags: number, payload: Buffer): void {
-    const h = Buffer.alloc(20);
-    h.writeUInt16BE(dir === 0 ? this.cport : this.sport, 0);
-    h.writeUInt16BE(dir === 0 ? this.sport : this.cport, 2);
-    h.writeUInt32BE(this.seq[dir] >>> 0, 4);
-    h.writeUInt32BE(flags & ACK ? this.seq[1 - dir] >>> 0 : 0, 8);
-    h[12] = 5 << 4;
-    h[13] = flags;
-    h.writeUInt16BE(65535, 14);
-    const [a, b] = dir === 0 ? ['192.0.2.1', '192.0.2.2'] : ['192.0.2.2', '192.0.2.1'];
-    this.t += 1000;
-    this.frames.push({ tsUs: this.t, data: ether(dir === 0 ? MAC_A : MAC_B, dir === 0 ? MAC_B : MAC_A, ETH_IPV4, ipv4(a, b, 6, Buffer.concat([h, payload]))) });
-  }
-  send(dir: 0 | 1, text: string | Buffer): this {
-    const data = typeof text === 'string' ? Buffer.from(crlf(text), 'latin1') : text;
-    for (let i = 0; i < data.length; i += 1400) {
-      const part = data.subarray(i, i + 1400);
-      this.seg(dir, ACK | PSH, part);
-      this.seq[dir] += part.length;
-    }
-    return this;
-  }
-  c(text: string | Buffer): this {
-    return this.send(0, text);
-  }
-  s(text: string | Buffer): this {
-    return this.send(1, text);
-  }
-  /** n bytes of dir the capture never has (the peer's next segment acknowledges past them). */
-  skip(dir: 0 | 1, n: number): this {
-    this.seq[dir] += n;
-    return this;
+/** An SMTP connection: lines in CRLF (test/helpers/tcpconn.ts). */
+class Conn extends TcpConn {
+  constructor(cport: number, sport: number, handshake = true) {
+    super(cport, sport, { handshake, isn: [1000, 5000], client: '192.0.2.1', server: '192.0.2.2', text: (t) => Buffer.from(crlf(t), 'latin1') });
   }
 }
 
