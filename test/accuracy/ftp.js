@@ -34,16 +34,12 @@
 const fs = require('fs');
 const path = require('path');
 const yaml = require('js-yaml');
+const { addrs, tally, usOf } = require('../tools/accuracy-common');
 
 const FTP = 1;
 const FTP_DATA = 175;
 
 // ---- flows ----
-const usOf = (ts) => {
-  const [s, f = ''] = String(ts).split('.');
-  return Number(s) * 1e6 + Number((f + '000000').slice(0, 6));
-};
-const addrs = (f) => [String(f.IPV4_SRC_ADDR ?? f.IPV6_SRC_ADDR).toLowerCase(), String(f.IPV4_DST_ADDR ?? f.IPV6_DST_ADDR).toLowerCase()];
 const endpoints = (p) => ({ src: String(p.src).toLowerCase(), dst: String(p.dst).toLowerCase(), sport: +p.sport, dport: +p.dport });
 
 /** The TCP flow of these endpoints (either way), at time us if given. */
@@ -62,24 +58,7 @@ function findFlow(flows, e, us) {
 const canon = (a) => String(a).toLowerCase();
 
 function check(flows, packets, capture) {
-  const fields = {};
-  const F = (n) => (fields[n] ??= { expected: 0, found: 0, wrong: 0, misses: [] });
-  const explainCounts = new Map();
-  const explain = (field, what, why) => {
-    const k = `${field}\u0000${why}`;
-    const e = explainCounts.get(k) ?? { field, what: [], why };
-    e.what.push(what);
-    explainCounts.set(k, e);
-  };
-  const compare = (name, where, want, got, ok = got === want) => {
-    F(name).expected++;
-    if (ok) F(name).found++;
-    else if (got === undefined) F(name).misses.push(`${where}: ${JSON.stringify(want)} missing`);
-    else {
-      F(name).wrong++;
-      F(name).misses.push(`${where}: expected ${JSON.stringify(want)}, record ${JSON.stringify(got)}`);
-    }
-  };
+  const { fields, F, explain, compare, result } = tally();
   /** A tshark value the probe keeps on purpose in another form or not at all: counted, explained. */
   const notKept = (name, where, why) => {
     F(name).expected++;
@@ -344,14 +323,9 @@ function check(flows, packets, capture) {
     }
   }
 
-  const explained = [];
-  for (const e of explainCounts.values()) {
-    const shown = e.what.slice(0, 3).join('; ') + (e.what.length > 3 ? `; ... (${e.what.length} in all)` : '');
-    explained.push({ field: e.field, what: shown, why: e.why });
-  }
   // Explained differences are counted as "wrong" but are no failures.
   for (const f of Object.values(fields)) f.misses = f.misses.filter(Boolean);
-  return { fields, explained };
+  return result();
 }
 
 module.exports = {

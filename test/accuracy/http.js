@@ -26,6 +26,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const { usOf } = require('../tools/accuracy-common');
 
 const HTTP = 7;
 const MAX_TXNS = 64; // dissect_limits::kMaxTransactions
@@ -45,10 +46,6 @@ function endpoints(p) {
   const l4 = p.l4_layers ? p.l4_layers[p.l4_layers.length - 1] : { proto: p.l4, sport: p.sport, dport: p.dport };
   return { src: ip.src, dst: ip.dst, proto: l4.proto, sport: +l4.sport, dport: +l4.dport };
 }
-const usOf = (ts) => {
-  const [s, f = ''] = String(ts).split('.');
-  return Number(s) * 1e6 + Number((f + '000000').slice(0, 6));
-};
 
 function sameFlow(f, e) {
   const a = f.IPV4_SRC_ADDR ?? f.IPV6_SRC_ADDR;

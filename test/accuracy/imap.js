@@ -25,6 +25,7 @@
 const fs = require('fs');
 const path = require('path');
 const yaml = require('js-yaml');
+const { addrs, tally, usOf } = require('../tools/accuracy-common');
 
 const IMAP = 4;
 const FLAT = ['IMAP_LOGIN', 'IMAP_AUTHZID', 'IMAP_AUTH_METHOD', 'IMAP_AUTH_STATUS'];
@@ -33,11 +34,6 @@ const FLAT = ['IMAP_LOGIN', 'IMAP_AUTHZID', 'IMAP_AUTH_METHOD', 'IMAP_AUTH_STATU
 function endpoints(p) {
   return { src: String(p.src).toLowerCase(), dst: String(p.dst).toLowerCase(), sport: +p.sport, dport: +p.dport };
 }
-const usOf = (ts) => {
-  const [s, f = ''] = String(ts).split('.');
-  return Number(s) * 1e6 + Number((f + '000000').slice(0, 6));
-};
-const addrs = (f) => [String(f.IPV4_SRC_ADDR ?? f.IPV6_SRC_ADDR).toLowerCase(), String(f.IPV4_DST_ADDR ?? f.IPV6_DST_ADDR).toLowerCase()];
 
 /** The TCP flow of these endpoints (either way), at time us if given. */
 function findFlow(flows, e, us) {
@@ -61,18 +57,7 @@ function astring(v) {
 }
 
 function check(flows, packets, capture) {
-  const fields = {};
-  const F = (n) => (fields[n] ??= { expected: 0, found: 0, wrong: 0, misses: [] });
-  const explained = [];
-  const compare = (name, where, want, got, ok = got === want) => {
-    F(name).expected++;
-    if (ok) F(name).found++;
-    else if (got === undefined) F(name).misses.push(`${where}: ${JSON.stringify(want)} missing`);
-    else {
-      F(name).wrong++;
-      F(name).misses.push(`${where}: expected ${JSON.stringify(want)}, record ${JSON.stringify(got)}`);
-    }
-  };
+  const { fields, F, compare } = tally();
 
   // Per flow, in packet order: the authentication attempts so far, the tags waiting for a status.
   const state = new Map(); // FLOW_ID -> { txn: count, waiting: Map(tag -> {kind, index, where}) }
@@ -178,7 +163,7 @@ function check(flows, packets, capture) {
     }
   }
 
-  return { fields, explained };
+  return { fields, explained: [] };
 }
 
 module.exports = {

@@ -26,16 +26,12 @@
 const fs = require('fs');
 const path = require('path');
 const yaml = require('js-yaml');
+const { addrs, tally, usOf } = require('../tools/accuracy-common');
 
 const POP3 = 2;
 const FLAT = ['POP_USER', 'POP_AUTH_MECH', 'POP_AUTH_STATUS'];
 
 // ---- flows ----
-const usOf = (ts) => {
-  const [s, f = ''] = String(ts).split('.');
-  return Number(s) * 1e6 + Number((f + '000000').slice(0, 6));
-};
-const addrs = (f) => [String(f.IPV4_SRC_ADDR ?? f.IPV6_SRC_ADDR).toLowerCase(), String(f.IPV4_DST_ADDR ?? f.IPV6_DST_ADDR).toLowerCase()];
 
 /** The TCP flow between these endpoints (either way), at time us when given. */
 function flowOf(flows, src, sport, dst, dport, us) {
@@ -90,24 +86,7 @@ function sameText(want, got) {
 }
 
 function check(flows, packets, capture) {
-  const fields = {};
-  const F = (n) => (fields[n] ??= { expected: 0, found: 0, wrong: 0, misses: [] });
-  const explainCounts = new Map();
-  const explain = (field, what, why) => {
-    const k = `${field}\u0000${why}`;
-    const e = explainCounts.get(k) ?? { field, what: [], why };
-    e.what.push(what);
-    explainCounts.set(k, e);
-  };
-  const compare = (name, where, want, got, ok = got === want) => {
-    F(name).expected++;
-    if (ok) F(name).found++;
-    else if (got === undefined) F(name).misses.push(`${where}: ${JSON.stringify(want)} missing`);
-    else {
-      F(name).wrong++;
-      F(name).misses.push(`${where}: expected ${JSON.stringify(want)}, record ${JSON.stringify(got)}`);
-    }
-  };
+  const { fields, F, explain, compare, result } = tally();
 
   // Replay of each flow's session from the oracle.
   const sessions = new Map(); // flow -> state
@@ -310,12 +289,7 @@ function check(flows, packets, capture) {
     }
   }
 
-  const explained = [];
-  for (const e of explainCounts.values()) {
-    const shown = e.what.slice(0, 3).join('; ') + (e.what.length > 3 ? `; ... (${e.what.length} in all)` : '');
-    explained.push({ field: e.field, what: shown, why: e.why });
-  }
-  return { fields, explained };
+  return result();
 }
 
 module.exports = {

@@ -35,6 +35,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const { usOf } = require('../tools/accuracy-common');
 
 const SIP = 100;
 const TIME_FIELDS = [
@@ -145,10 +146,6 @@ function endpoints(p) {
   const l4 = p.l4_layers ? p.l4_layers[p.l4_layers.length - 1] : { proto: p.l4, sport: p.sport, dport: p.dport };
   return { src: ip.src, dst: ip.dst, proto: l4.proto, sport: +l4.sport, dport: +l4.dport };
 }
-const usOf = (ts) => {
-  const [s, f = ''] = String(ts).split('.');
-  return Number(s) * 1e6 + Number((f + '000000').slice(0, 6));
-};
 const secOf = (ts) => Number(String(ts).split('.')[0]);
 
 function findFlow(flows, e, us) {

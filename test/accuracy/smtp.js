@@ -30,6 +30,7 @@
 const fs = require('fs');
 const path = require('path');
 const yaml = require('js-yaml');
+const { addrs, tally, usOf } = require('../tools/accuracy-common');
 
 const SMTP = 3;
 const FLAT = ['SMTP_HELO', 'SMTP_AUTH_USER', 'SMTP_MAIL_FROM', 'SMTP_RCPT_TO', 'SMTP_SUBJECT', 'SMTP_MESSAGE_ID'];
@@ -38,11 +39,6 @@ const FLAT = ['SMTP_HELO', 'SMTP_AUTH_USER', 'SMTP_MAIL_FROM', 'SMTP_RCPT_TO', '
 function endpoints(p) {
   return { src: String(p.src).toLowerCase(), dst: String(p.dst).toLowerCase(), sport: +p.sport, dport: +p.dport };
 }
-const usOf = (ts) => {
-  const [s, f = ''] = String(ts).split('.');
-  return Number(s) * 1e6 + Number((f + '000000').slice(0, 6));
-};
-const addrs = (f) => [String(f.IPV4_SRC_ADDR ?? f.IPV6_SRC_ADDR).toLowerCase(), String(f.IPV4_DST_ADDR ?? f.IPV6_DST_ADDR).toLowerCase()];
 
 /** The TCP flow of these endpoints (either way), at time us if given. */
 function findFlow(flows, e, us) {
@@ -86,25 +82,7 @@ function commands(pdu) {
 }
 
 function check(flows, packets, capture) {
-  const fields = {};
-  const F = (n) => (fields[n] ??= { expected: 0, found: 0, wrong: 0, misses: [] });
-  const explained = [];
-  const explainCounts = new Map();
-  const explain = (field, what, why) => {
-    const k = `${field}\u0000${why}`;
-    const e = explainCounts.get(k) ?? { field, what: [], why };
-    e.what.push(what);
-    explainCounts.set(k, e);
-  };
-  const compare = (name, where, want, got, ok = got === want) => {
-    F(name).expected++;
-    if (ok) F(name).found++;
-    else if (got === undefined) F(name).misses.push(`${where}: ${JSON.stringify(want)} missing`);
-    else {
-      F(name).wrong++;
-      F(name).misses.push(`${where}: expected ${JSON.stringify(want)}, record ${JSON.stringify(got)}`);
-    }
-  };
+  const { fields, F, explain, compare, result } = tally();
 
   // Per flow, in packet order: which mail each command belongs to, and the server's replies.
   const state = new Map(); // FLOW_ID -> { mail: index of the current MAIL (-1 before any), pendingTls: [...] }
@@ -262,11 +240,7 @@ function check(flows, packets, capture) {
     }
   }
 
-  for (const e of explainCounts.values()) {
-    const shown = e.what.slice(0, 3).join('; ') + (e.what.length > 3 ? `; ... (${e.what.length} in all)` : '');
-    explained.push({ field: e.field, what: shown, why: e.why });
-  }
-  return { fields, explained };
+  return result();
 }
 
 module.exports = {
