@@ -440,6 +440,12 @@ Napi::Value FormatJson(const Napi::CallbackInfo& info) {
 
 // The Lua hooks' batches (export/lua_batch.h), one spec per Lua host, by id.
 std::unordered_map<uint32_t, nprobe::LuaBatchSpec> g_lua_specs;
+// Per spec: the last batch built (see LuaBatch).
+struct LuaScratch {
+  std::string bytes;
+  std::vector<uint32_t> flows;
+};
+std::unordered_map<uint32_t, LuaScratch> g_lua_scratch;
 
 // setLuaSpec(id, { pid, hooks: [{ index, l7: number[], keys: [{ src, int, name }] }] }) or
 // setLuaSpec(id, null) to forget it. src: LuaKeySpec::Src.
@@ -447,6 +453,7 @@ Napi::Value SetLuaSpec(const Napi::CallbackInfo& info) {
   const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   if (info.Length() < 2 || !info[1].IsObject()) {
     g_lua_specs.erase(id);
+    g_lua_scratch.erase(id);
     return info.Env().Undefined();
   }
   Napi::Object o = info[1].As<Napi::Object>();
@@ -475,22 +482,29 @@ Napi::Value SetLuaSpec(const Napi::CallbackInfo& info) {
 }
 
 // luaBatch(id, batch: Buffer) -> { bytes: Buffer, flows: Uint32Array } | null (JS path)
+// `bytes` is a view of a buffer kept per spec and rewritten by the next call with the same id:
+// the host copies it into wasm memory at once. (A fresh buffer per batch cost more than the
+// batch itself: a few hundred KiB malloc'd, grown by doubling and page-faulted in every time.)
+
 Napi::Value LuaBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto it = g_lua_specs.find(info[0].As<Napi::Number>().Uint32Value());
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  auto it = g_lua_specs.find(id);
   if (it == g_lua_specs.end() || info.Length() < 2 || !info[1].IsBuffer()) return env.Null();
   Napi::Buffer<uint8_t> b = info[1].As<Napi::Buffer<uint8_t>>();
-  auto* out = new std::string();
-  std::vector<uint32_t> flows;
-  if (!nprobe::build_lua_batch(b.Data(), b.Length(), it->second, *out, flows)) {
-    delete out;
-    return env.Null();
-  }
+  LuaScratch& scratch = g_lua_scratch[id];
+  if (!nprobe::build_lua_batch(b.Data(), b.Length(), it->second, scratch.bytes, scratch.flows)) return env.Null();
+  // Capped: a batch far larger than usual gives its memory back afterwards.
+  constexpr size_t kKeepBytes = 8u << 20;
   Napi::Object o = Napi::Object::New(env);
-  // Handed over without a copy; the buffer frees it.
-  o.Set("bytes", Napi::Buffer<char>::New(env, out->data(), out->size(), [](Napi::Env, char*, std::string* s) { delete s; }, out));
-  auto fl = Napi::Uint32Array::New(env, flows.size());
-  if (!flows.empty()) std::memcpy(fl.Data(), flows.data(), flows.size() * 4);
+  if (scratch.bytes.size() > kKeepBytes) {
+    o.Set("bytes", Napi::Buffer<char>::Copy(env, scratch.bytes.data(), scratch.bytes.size()));
+    std::string().swap(scratch.bytes);
+  } else {
+    o.Set("bytes", Napi::Buffer<char>::New(env, scratch.bytes.data(), scratch.bytes.size()));
+  }
+  auto fl = Napi::Uint32Array::New(env, scratch.flows.size());
+  if (!scratch.flows.empty()) std::memcpy(fl.Data(), scratch.flows.data(), scratch.flows.size() * 4);
   o.Set("flows", fl);
   return o;
 }
