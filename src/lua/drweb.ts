@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { LUA_REGISTRYINDEX, LuaEngine, LuaMultiReturn } from 'wasmoon';
-import { LookupService, Params } from '../lookup/service';
+import type { LookupService, Params } from '../lookup/service';
 
 export type LogLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error';
 export type LogFn = (level: LogLevel, line: string) => void;
@@ -59,7 +59,8 @@ export class DrwebRuntime {
 
   constructor(readonly engine: LuaEngine, readonly opts: DrwebOptions) {
     this.log = opts.log ?? ((level, line) => process.stderr.write(`nprobe: [LUA] ${level}: ${line}\n`));
-    if (opts.lookupConfig) this.lookup = LookupService.fromFile(opts.lookupConfig);
+    // Loaded only with a --lookup-config: the LDAP client alone adds ~10 ms to a start.
+    if (opts.lookupConfig) this.lookup = (require('../lookup/service') as typeof import('../lookup/service')).LookupService.fromFile(opts.lookupConfig);
     const g = engine.global;
     g.set('__drweb_h_log', (level: LogLevel, msg: string) => {
       this.log(level, msg);
@@ -264,4 +265,30 @@ export function drwebRuntime(engine: LuaEngine): DrwebRuntime | undefined {
 export function installDrweb(engine: LuaEngine, opts: DrwebOptions = {}): void {
   if (runtimes.has(engine)) return;
   runtimes.set(engine, new DrwebRuntime(engine, opts));
+}
+
+/**
+ * As installDrweb, on first use: require "drweb" (or "drweb.lookup", "drweb.firewall") in the
+ * script installs the modules then. The CLI's preload: a script that never asks for them
+ * saves the install (~5-25 ms of start-up, the runtime chunks and their JS functions).
+ * InterceptRunner installs them itself for intercept_hook. Installed at once when there is a
+ * --lookup-config (a bad file is an error before the script runs) and under --lua-sandbox
+ * (no package table to hook into).
+ */
+export function preloadDrweb(engine: LuaEngine, opts: DrwebOptions = {}): void {
+  if (runtimes.has(engine)) return;
+  if (opts.lookupConfig) {
+    installDrweb(engine, opts);
+    return;
+  }
+  engine.global.set('__drweb_h_install', () => installDrweb(engine, opts));
+  const hooked = engine.doStringSync(`
+    local install = __drweb_h_install
+    __drweb_h_install = nil
+    if type(package) ~= "table" or type(package.preload) ~= "table" then return false end
+    for _, name in ipairs({ "drweb", "drweb.lookup", "drweb.firewall" }) do
+      package.preload[name] = function(n) install(); return package.loaded[n] end
+    end
+    return true`) as boolean;
+  if (!hooked) installDrweb(engine, opts);
 }
