@@ -4,8 +4,12 @@
 #include <napi.h>
 
 #include <cstring>
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <unordered_map>
+
+#include <unistd.h>
 
 #include "capture/engine.h"
 #include "export/json_lines.h"
@@ -509,7 +513,23 @@ Napi::Value LuaBatch(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// exitAfter(code, ms): the process ends with `code` within ms, whatever Node is doing then.
+// Called by the CLI once everything is written and closed. Node 20 can deadlock on its way
+// out (nodejs/node#54918): the main thread drains the platform's tasks while a background
+// compile task waits for a garbage collection only the main thread can run. The probe hit it
+// now and then on short captures; a normal exit takes a few ms and never reaches the timer.
+Napi::Value ExitAfter(const Napi::CallbackInfo& info) {
+  const int code = info[0].As<Napi::Number>().Int32Value();
+  const uint32_t ms = info[1].As<Napi::Number>().Uint32Value();
+  std::thread([code, ms] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    _exit(code);
+  }).detach();
+  return info.Env().Undefined();
+}
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  exports.Set("exitAfter", Napi::Function::New(env, ExitAfter));
   exports.Set("setLuaSpec", Napi::Function::New(env, SetLuaSpec));
   exports.Set("luaBatch", Napi::Function::New(env, LuaBatch));
   exports.Set("setL7Names", Napi::Function::New(env, SetL7Names));

@@ -4,7 +4,8 @@
 import yargs from 'yargs';
 import { closeAll, createOutputs, exportOptions, FlowOutput, listFields, listFieldsRequested, OutputError, outputStatsLines, writeAll } from './export/outputs';
 import type { HookStats, LuaHost } from './lua/host';
-import { Probe, ProbeError } from './probe';
+import { Probe, ProbeError, ProbeOptions } from './probe';
+import { loadNative } from './native';
 import { ProgressBar } from './progress';
 import type { FlowBatch } from './batch';
 import { StatsReporter, summaryLines } from './stats';
@@ -163,23 +164,24 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
+  const probeOptions: ProbeOptions = {
+    interface: args.interface,
+    filter: args['bpf-filter'],
+    snaplen: args.snaplen,
+    activeTimeout: args['lifetime-timeout'],
+    idleTimeout: args['idle-timeout'],
+    maxFlows: args['max-num-flows'],
+    originalSpeed: args['original-speed'],
+    queueRecords: args['export-queue'],
+    dissect: args.dpi,
+    ftpCredentials: args['ftp-credentials'],
+    asList: args['as-list'],
+    cityList: args['city-list'],
+    queueBypass: args['queue-bypass'],
+  };
   let probe: Probe;
   try {
-    probe = new Probe({
-      interface: args.interface,
-      filter: args['bpf-filter'],
-      snaplen: args.snaplen,
-      activeTimeout: args['lifetime-timeout'],
-      idleTimeout: args['idle-timeout'],
-      maxFlows: args['max-num-flows'],
-      originalSpeed: args['original-speed'],
-      queueRecords: args['export-queue'],
-      dissect: args.dpi,
-      ftpCredentials: args['ftp-credentials'],
-      asList: args['as-list'],
-      cityList: args['city-list'],
-      queueBypass: args['queue-bypass'],
-    });
+    probe = new Probe(probeOptions);
     probe.open();
   } catch (e) {
     if (e instanceof ProbeError) {
@@ -225,7 +227,17 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
-  // The script loads once, before capture starts (nProbe's order of messages).
+  // The script loads once, before its first flow is handed over (nProbe's order of messages).
+  // A capture file is read meanwhile: loading the script (~50 ms: wasmoon, the state, the
+  // drweb modules) overlaps the capture thread instead of coming before it. Should the script
+  // turn out to define intercept_hook, which must be on before the first packet, that capture
+  // is thrown away (nothing of it was exported yet) and the file opened again. Not for stdin
+  // (no second reading) nor with -u (the file was opened as root).
+  const early = args.lua !== undefined && probe.isFile && args.interface !== '-' && !runAs;
+  if (early) probe.start();
+  const discardEarly = (): void => {
+    if (early) probe.discard();
+  };
   // Loaded only when asked for: wasmoon alone adds tens of ms to every start.
   const luaModule = args.lua !== undefined ? await import('./lua/host') : null;
   const drwebModule = args.lua !== undefined ? await import('./lua/drweb') : null;
@@ -234,8 +246,9 @@ async function main(argv: string[]): Promise<number> {
     timeoutMs: args['lua-timeout-ms'],
     memoryMb: args['lua-memory-mb'],
     sandbox: args['lua-sandbox'],
-    // `require "drweb"` and "drweb.lookup" are there for every script (seed 000).
-    preload: (e: import('wasmoon').LuaEngine) => drwebModule?.installDrweb(e, { lookupConfig: args['lookup-config'] }),
+    // `require "drweb"` and "drweb.lookup" are there for every script (seed 000), installed
+    // on first use.
+    preload: (e: import('wasmoon').LuaEngine) => drwebModule?.preloadDrweb(e, { lookupConfig: args['lookup-config'] }),
   };
   // The connection hook: on when the script defines intercept_hook (src/intercept/bridge.ts).
   let bridge: InterceptBridge | null = null;
@@ -247,6 +260,11 @@ async function main(argv: string[]): Promise<number> {
       // The connection hook shares the script's Lua state (DESIGN.md §5).
       if (interceptModule && interceptModule.InterceptRunner.defined(lua.lua)) {
         const { InterceptBridge, VERDICT_CODES } = await import('./intercept/bridge');
+        if (early) {
+          discardEarly();
+          probe = new Probe(probeOptions);
+          probe.open();
+        }
         bridge = new InterceptBridge(probe, newRunner(lua), { defaultVerdict: args['intercept-default'] });
         const b = bridge;
         probe.enableIntercept(
@@ -257,6 +275,7 @@ async function main(argv: string[]): Promise<number> {
     } catch (e) {
       if (e instanceof luaModule.LuaLoadError) {
         say(`error: [LUA] ${e.message}`);
+        discardEarly();
         await metrics?.close();
         return EXIT_RUNTIME;
       }
@@ -270,6 +289,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof OutputError) {
       say(`error: ${e.message}`);
+      discardEarly();
       await metrics?.close();
       return EXIT_RUNTIME;
     }
@@ -393,9 +413,13 @@ function mergeHookStats(before: HookStats[], now: HookStats[]): HookStats[] {
   return out;
 }
 
+/** Time Node gets to exit on its own once main() is done (see exitAfter in native/addon.cc). */
+const EXIT_GRACE_MS = 500;
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    loadNative().exitAfter(code, EXIT_GRACE_MS);
   },
   (e: unknown) => {
     say(`error: ${e instanceof Error ? e.message : String(e)}`);

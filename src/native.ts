@@ -146,6 +146,8 @@ export interface NativeModule {
   setLuaSpec(id: number, spec: LuaBatchSpec | null): void;
   /** A readBatch() buffer's hooked flows as a Lua batch, or null when JS must build it. */
   luaBatch(id: number, batch: Buffer): { bytes: Buffer; flows: Uint32Array } | null;
+  /** Ends the process with `code` within `ms`, even if Node's own exit hangs (addon.cc says why). */
+  exitAfter(code: number, ms: number): void;
   anomalyNames: string[];
   recordFixedSize: number;
   connEventSize: number;

@@ -78,6 +78,7 @@ export class Probe {
   private readonly batchSize: number;
   private sink: BatchSink | null = null;
   private pumping = false;
+  private started = false;
   private signalled = false;
   private finished = false;
   private resolveDone!: () => void;
@@ -146,9 +147,28 @@ export class Probe {
   runBatches(sink: BatchSink): Promise<void> {
     if (this.sink) throw new Error('Probe.run() called twice');
     this.sink = sink;
+    if (this.started) void this.pump();
+    else this.start();
+    return this.donePromise;
+  }
+
+  /**
+   * Starts capturing before there is a sink: finished flows wait in the native queue (a full
+   * queue holds a capture file's reading back, so nothing is lost) until runBatches() takes
+   * them. The CLI starts a capture file this way while the Lua script loads.
+   */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
     this.startedAt = Date.now();
     this.native.start(() => this.onSignal());
-    return this.donePromise;
+  }
+
+  /** Ends a capture whose flows nobody will take (started, never run): joins its thread. */
+  discard(): void {
+    if (this.sink) throw new Error('Probe.discard() after run()');
+    this.finished = true;
+    this.native.close();
   }
 
   /** The flows as an async iterator (same order as run()). */
@@ -244,7 +264,7 @@ export class Probe {
     // New connections first: their verdicts may be what the capture thread waits for.
     if (this.connHandler) this.connHandler();
     this.signalled = true;
-    void this.pump();
+    if (this.sink) void this.pump();
   }
 
   // Drains the native queue. Only one pump runs at a time; a signal during a pump makes it
