@@ -139,6 +139,18 @@ describe('calling hooks', () => {
     h.close();
   });
 
+  test('a slow hook is timed: total and p99 show its milliseconds', async () => {
+    // Calls are timed from the watchdog's first visit (lua/prelude.lua): a few us late, so a
+    // 5 ms hook shows at least ~4 ms per call and lands in the 4-8 ms p99 bucket or above.
+    const h = await LuaHost.load(script('slow.lua', 'function checkDNSFlow() local t = os.clock() while os.clock() - t < 0.005 do end end\n'));
+    h.process([dnsFlow(1), dnsFlow(2), dnsFlow(3), dnsFlow(4)]);
+    const st = h.stats()[0];
+    expect(st.calls).toBe(4);
+    expect(st.totalMs).toBeGreaterThanOrEqual(16);
+    expect(st.p99Us).toBeGreaterThanOrEqual(4096);
+    h.close();
+  });
+
   test('a hook that allocates without end hits the memory cap, not the process', async () => {
     const h = await LuaHost.load(script('mem.lua', 'hoard = {}\nfunction checkDNSFlow() for i = 1, 1e9 do hoard[#hoard + 1] = string.rep("x", 1000) .. i end end\n'), { memoryMb: 32, timeoutMs: 10000, log: () => {} });
     const out = h.process([dnsFlow(1)]);
