@@ -832,7 +832,7 @@ size_t Engine::read_batch(std::vector<FlowRecord>& out, size_t max) {
 
 EngineStats Engine::stats() const {
   EngineStats s{};
-  auto ld = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  auto ld = [](const auto& a) { return a.load(std::memory_order_relaxed); };
   s.packets = ld(dc_.packets);
   s.wire_bytes = ld(dc_.wire_bytes);
   s.ip_packets = ld(dc_.ip_packets);

@@ -36,8 +36,8 @@ bool Decoder::supported_linktype(int lt) {
 }
 
 void Decoder::decode(uint64_t ts_us, const uint8_t* data, uint32_t caplen, uint32_t len) {
-  dc_.packets.fetch_add(1, std::memory_order_relaxed);
-  dc_.wire_bytes.fetch_add(len, std::memory_order_relaxed);
+  dc_.packets.add();
+  dc_.wire_bytes.add(len);
   Packet p;
   p.ts_us = p.ts_first_us = ts_us;
   // A frame can claim less on the wire than was captured only if the file is odd: trust caplen.
@@ -234,7 +234,7 @@ void Decoder::decode_ipv4(Packet& p, ByteReader r, uint32_t wire_left) {
   std::memset(p.dst.b, 0, 16);
   r.copy(p.src.b, 4);
   r.copy(p.dst.b, 4);
-  dc_.ip_packets.fetch_add(1, std::memory_order_relaxed);
+  dc_.ip_packets.add();
   if (ihl < 20 || (total != 0 && total < ihl)) {
     // The header contradicts itself, so its addresses can't be trusted either: no flow
     // (tshark agrees: a bogus header length ends dissection at the IP layer).
@@ -263,7 +263,7 @@ void Decoder::decode_ipv4(Packet& p, ByteReader r, uint32_t wire_left) {
   const bool more = frag & 0x2000;
   const uint32_t offset = uint32_t(frag & 0x1FFF) * 8;
   if (more || offset) {
-    dc_.fragments.fetch_add(1, std::memory_order_relaxed);
+    dc_.fragments.add();
     FragKey key{p.src, p.dst, id, p.vlan_key, p.vlan, proto, 4, p.tunneled};
     frags_.add(Fragment{&key, proto, offset, more, l4.base(), l4_cap, l4_wire, p.ip_bytes, p.ts_us, frag_context(p), p.anomalies});
     return;
@@ -291,7 +291,7 @@ void Decoder::decode_ipv6(Packet& p, ByteReader r, uint32_t wire_left) {
   p.ip_version = 6;
   r.copy(p.src.b, 16);
   r.copy(p.dst.b, 16);
-  dc_.ip_packets.fetch_add(1, std::memory_order_relaxed);
+  dc_.ip_packets.add();
   uint32_t total = 40 + plen;
   if (plen == 0) {
     total = wire_left;  // jumbogram (RFC 2675) or offload: the frame tells the length
@@ -357,7 +357,7 @@ truncated:
 done:
   p.proto = next;
   if (is_frag) {
-    dc_.fragments.fetch_add(1, std::memory_order_relaxed);
+    dc_.fragments.add();
     FragKey key{p.src, p.dst, frag_id, p.vlan_key, p.vlan, 0, 6, p.tunneled};
     uint32_t cap = uint32_t(rest.remaining());
     frags_.add(Fragment{&key, next, frag_off, frag_more, rest.cur(), cap, left_wire, p.ip_bytes, p.ts_us, frag_context(p), p.anomalies});
@@ -471,7 +471,7 @@ void Decoder::on_reassembled(const Reassembled& ra) {
     // Without the first fragment there is no transport header: no flow to count them in.
     // Fragments found inside GTP-U are not counted here: their wire packets are already
     // in the tunnel's own flow (counting them again would break the packet books).
-    if (!ra.key.tunneled) dc_.frag_unattributed.fetch_add(ra.wire_pkts, std::memory_order_relaxed);
+    if (!ra.key.tunneled) dc_.frag_unattributed.add(ra.wire_pkts);
     return;
   }
   if (ra.ctx.tunneled && tunnel_depth_ == 0) {
@@ -504,7 +504,7 @@ void Decoder::on_reassembled(const Reassembled& ra) {
   p.ip_bytes = ra.ip_bytes;
   p.wire_pkts = ra.wire_pkts;
   p.anomalies |= ra.anomalies;
-  if (ra.complete) dc_.reassembled.fetch_add(1, std::memory_order_relaxed);
+  if (ra.complete) dc_.reassembled.add();
   decode_l4(p, ByteReader(ra.payload, ra.payload_len), ra.payload_len, !ra.complete);
   deliver(p);
 }
@@ -571,7 +571,7 @@ void Decoder::decap_gtpu(const Packet& outer) {
   p.outer_version = outer.ip_version;
   p.outer_src = outer.src;
   p.outer_dst = outer.dst;
-  dc_.tunneled.fetch_add(1, std::memory_order_relaxed);
+  dc_.tunneled.add();
   tunnel_depth_++;
   decode_ip(p, body.rest(), inner_wire);
   tunnel_depth_--;

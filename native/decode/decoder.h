@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 
+#include "../util/counter.h"
 #include "../util/anomalies.h"
 #include "../util/byte_reader.h"
 #include "ip_frag.h"
@@ -14,16 +15,17 @@
 
 namespace nprobe {
 
+// Written by the capture thread only (util/counter.h).
 struct DecodeCounters {
-  std::atomic<uint64_t> packets{0};        // frames read from the source
-  std::atomic<uint64_t> wire_bytes{0};     // frame lengths on the wire
-  std::atomic<uint64_t> ip_packets{0};     // frames that carried IPv4/IPv6
-  std::atomic<uint64_t> non_ip{0};         // frames with no IP (ARP, LLC, PPP control, ...)
-  std::atomic<uint64_t> undecodable{0};    // IP frames too broken to give a flow key
-  std::atomic<uint64_t> fragments{0};      // IP fragments seen
-  std::atomic<uint64_t> reassembled{0};    // datagrams rebuilt from fragments
-  std::atomic<uint64_t> frag_unattributed{0};  // fragment packets given up with no first fragment
-  std::atomic<uint64_t> tunneled{0};       // packets found inside GTP-U
+  Counter packets;  // frames read from the source
+  Counter wire_bytes;  // frame lengths on the wire
+  Counter ip_packets;  // frames that carried IPv4/IPv6
+  Counter non_ip;  // frames with no IP (ARP, LLC, PPP control, ...)
+  Counter undecodable;  // IP frames too broken to give a flow key
+  Counter fragments;  // IP fragments seen
+  Counter reassembled;  // datagrams rebuilt from fragments
+  Counter frag_unattributed;  // fragment packets given up with no first fragment
+  Counter tunneled;  // packets found inside GTP-U
 };
 
 class PacketSink {
@@ -61,10 +63,10 @@ class Decoder {
   // A broken or non-IP packet inside GTP-U is only an anomaly: its wire packet is already
   // counted in the tunnel's flow, and each wire packet is counted once (the packet books).
   void count_undecodable() {
-    if (tunnel_depth_ == 0) dc_.undecodable.fetch_add(1, std::memory_order_relaxed);
+    if (tunnel_depth_ == 0) dc_.undecodable.add();
   }
   void count_non_ip() {
-    if (tunnel_depth_ == 0) dc_.non_ip.fetch_add(1, std::memory_order_relaxed);
+    if (tunnel_depth_ == 0) dc_.non_ip.add();
   }
   void anomaly(Packet& p, Anomaly a) {
     an_.add(a);

@@ -46,7 +46,7 @@ struct TouchSink final : nprobe::PacketSink {
   }
 };
 
-uint64_t ld(const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); }
+uint64_t ld(const nprobe::Counter& a) { return a.load(); }
 
 }  // namespace
 
