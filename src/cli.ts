@@ -227,13 +227,14 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
-  // The script loads once, before its first flow is handed over (nProbe's order of messages).
-  // A capture file is read meanwhile: loading the script (~50 ms: wasmoon, the state, the
-  // drweb modules) overlaps the capture thread instead of coming before it. Should the script
-  // turn out to define intercept_hook, which must be on before the first packet, that capture
-  // is thrown away (nothing of it was exported yet) and the file opened again. Not for stdin
-  // (no second reading) nor with -u (the file was opened as root).
-  const early = args.lua !== undefined && probe.isFile && args.interface !== '-' && !runAs;
+  // A capture file is read from here on, while the Lua script loads and the outputs are
+  // set up (~50 ms with a script: wasmoon, the state, the drweb modules; a few ms for the
+  // output modules): the capture thread starts instead of waiting for them, and its flows wait
+  // in the queue. The script still loads before its first flow is handed over (nProbe's order
+  // of messages). Should it define intercept_hook, which must be on before the first packet,
+  // that capture is thrown away (nothing of it was exported yet) and the file opened again.
+  // Not for stdin (no second reading) nor with -u (the file was opened as root).
+  const early = probe.isFile && args.interface !== '-' && !runAs;
   if (early) probe.start();
   const discardEarly = (): void => {
     if (early) probe.discard();

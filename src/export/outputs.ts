@@ -7,13 +7,20 @@ import type { Argv } from 'yargs';
 import { isCaptureFile } from '../probe';
 import { FlowRecord } from '../record';
 import type { FlowBatch } from '../batch';
-import { CollectorAddress, CollectorExporter, CollectorLink, CollectorSpecError, LinkStats, parseCollectors } from './collector';
+import type { CollectorAddress, CollectorExporter, LinkStats } from './collector';
 import { DumpFormat, dumpColumns, FlowDumpWriter, PROTOCOL_DUMPS, ProtocolDumpWriter } from './dump';
 import { DEFAULT_TEMPLATE, ElementDef, listFields as listElementFields, parseTemplate, TemplateError, TemplateSet } from './fields';
-import { EncoderStats, FlowEncoder, IpfixEncoder } from './ipfix';
+import type { EncoderStats, FlowEncoder } from './ipfix';
 import { JsonLinesWriter } from './json';
-import { V5Encoder, V9Encoder } from './netflow';
-import { parseTcpTarget, TcpJsonWriter } from './tcpjson';
+import type { TcpJsonWriter } from './tcpjson';
+
+// The collector (sockets, DNS), NetFlow/IPFIX encoder and TCP modules load only when an
+// option asks for them: together they were ~8 ms of every start.
+const collectorModule = (): typeof import('./collector') => require('./collector');
+const tcpModule = (): typeof import('./tcpjson') => require('./tcpjson');
+/** -n values naming a collector ("none", nProbe's way to say no collector, does not). */
+const wantsCollector = (specs: string[] | undefined): boolean =>
+  (specs ?? []).some((v) => String(v).split(',').some((x) => x.trim() !== '' && x.trim().toLowerCase() !== 'none'));
 
 export interface OutputStats {
   name: string;
@@ -117,13 +124,14 @@ export function validateExportArgs(a: ExportArgs): void {
   if (a['dump-format'] !== undefined && !['t', 'j'].includes(a['dump-format'])) throw new Error(`-D ${a['dump-format']}: expected t (text) or j (JSON)`);
   const sep = a['csv-separator'];
   if (sep !== undefined && (sep.length === 0 || /[\n\r]/.test(sep))) throw new Error('--csv-separator: expected a non-empty separator without line breaks');
+  const collector = wantsCollector(a.collector) ? collectorModule() : null;
   try {
-    parseCollectors(a.collector ?? []);
-    if (a.tcp !== undefined) parseTcpTarget(a.tcp);
+    const cols = collector ? collector.parseCollectors(a.collector ?? []) : [];
+    if (a.tcp !== undefined) tcpModule().parseTcpTarget(a.tcp);
     const t = parseTemplate(a['flow-templ'] ?? DEFAULT_TEMPLATE);
-    if (parseCollectors(a.collector ?? []).length && exportVersion(a) !== 5) new TemplateSet(t, a['flow-templ-id'] ?? DEFAULT_TEMPLATE_ID);
+    if (cols.length && exportVersion(a) !== 5) new TemplateSet(t, a['flow-templ-id'] ?? DEFAULT_TEMPLATE_ID);
   } catch (e) {
-    if (e instanceof CollectorSpecError || e instanceof TemplateError) throw new Error(e.message);
+    if (e instanceof TemplateError || (collector && e instanceof collector.CollectorSpecError)) throw new Error(e.message);
     throw e;
   }
 }
@@ -261,7 +269,7 @@ export async function createOutputs(parsed: object, log: (line: string) => void,
   let addrs: CollectorAddress[];
   try {
     template = parseTemplate(args['flow-templ'] ?? DEFAULT_TEMPLATE);
-    addrs = parseCollectors(args.collector ?? []);
+    addrs = wantsCollector(args.collector) ? collectorModule().parseCollectors(args.collector ?? []) : [];
   } catch (e) {
     throw new OutputError((e as Error).message);
   }
@@ -307,11 +315,11 @@ export async function createOutputs(parsed: object, log: (line: string) => void,
     if (args.tcp !== undefined) {
       let t: { host: string; port: number };
       try {
-        t = parseTcpTarget(args.tcp);
+        t = tcpModule().parseTcpTarget(args.tcp);
       } catch (e) {
         throw new OutputError((e as Error).message);
       }
-      outputs.push(new TcpJsonOutput(new TcpJsonWriter(t.host, t.port, grace)));
+      outputs.push(new TcpJsonOutput(new (tcpModule().TcpJsonWriter)(t.host, t.port, grace)));
     }
   } catch (e) {
     await Promise.allSettled(outputs.map((o) => o.close()));
@@ -328,6 +336,9 @@ async function collectorOutput(
   grace: number,
   log: (line: string) => void,
 ): Promise<FlowOutput> {
+  const { CollectorExporter, CollectorLink } = collectorModule();
+  const { IpfixEncoder } = require('./ipfix') as typeof import('./ipfix');
+  const { V5Encoder, V9Encoder } = require('./netflow') as typeof import('./netflow');
   const version = exportVersion(args);
   const all = !!args['all-collectors'];
   const encoders: FlowEncoder[] = [];
