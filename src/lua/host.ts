@@ -164,6 +164,9 @@ export function exportNameOf(luaKey: string): string {
   return luaKey.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();
 }
 
+/** Memory the state may use beyond its cap to report what a failed batch had done. */
+const RECOVERY_HEADROOM = 4 * 1024 * 1024;
+
 /** Largest file a script may read through io.open (read whole at open). */
 const MAX_READ_BYTES = 64 * 1024 * 1024;
 
@@ -415,7 +418,7 @@ export class LuaHost {
       // The batch failed part way (the memory cap hit while building a table): what the
       // hooks did before is applied, the flows from there on are exported unchanged, counted
       // as errors of their hook, and the failure is reported once.
-      const [done, partial] = this.partialFn().split('\x03');
+      const [done, partial] = this.recover().split('\x03');
       for (let k = Number(done); k < hooked.length; k++) {
         const b = this.bindings.get(batch.l7(hooked[k]));
         if (b) this.notScripted[b.index] = (this.notScripted[b.index] ?? 0) + 1;
@@ -448,6 +451,25 @@ export class LuaHost {
           break;
         }
       }
+    }
+  }
+
+  /**
+   * What a failed batch had done (N.partial). The state that failed is often full (a script
+   * keeping what it allocates): reading the answer out needs memory too, so the cap is raised
+   * by RECOVERY_HEADROOM for that call only. If even that fails, nothing of the batch counts
+   * as done: every flow is exported unchanged and counted as not scripted.
+   */
+  private recover(): string {
+    const g = this.engine.global;
+    const cap = (this.opts.memoryMb ?? 256) * 1024 * 1024;
+    g.setMemoryMax(cap + RECOVERY_HEADROOM);
+    try {
+      return this.partialFn();
+    } catch {
+      return '0\x03';
+    } finally {
+      g.setMemoryMax(cap);
     }
   }
 
