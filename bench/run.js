@@ -60,7 +60,8 @@ const APT_PKGS = ['softflowd', 'libndpi-bin', 'nfdump', 'time', 'wireshark-commo
 
 const HELP = `usage: node bench/run.js [options]          (npm run bench -- [options])
 
-Times the probe (median wall of N runs under ${TIME}, file in the page cache)
+Times the probe (median wall of N runs under ${TIME}, file in the page cache,
+the configurations taking turns)
 and the peers (softflowd, nfpcapd, ndpiReader, libpcap floor, via
 shared/bench/peers.sh) on the same synthetic capture; prints one table per file
 with pkts/s, Mbit/s, wall s, cpu s, peak RSS MiB and the ratios of every probe
@@ -259,26 +260,45 @@ function summaryPackets(text) {
 const PROBE_ENV = { ...process.env };
 delete PROBE_ENV.NODE_EXTRA_CA_CERTS;
 
-function runProbe(cfg, file, facts, runs, work) {
+// One run of one configuration: { wall, user, sys, rssKiB, stderr } or { error, stderr }.
+function runProbeOnce(cfg, file, i, work) {
   const argv = [CLI, '-i', file, ...cfg.args];
-  log(`probe ${cfg.name}: ${TIME} -f '%e %U %S %M' ${process.execPath} ${argv.join(' ')}   x${runs}`);
-  const all = [];
-  for (let i = 0; i < runs; i++) {
-    const tfile = path.join(work, `time-${cfg.name}-${i}`);
-    const efile = path.join(work, `stderr-${cfg.name}-${i}`);
-    const efd = fs.openSync(efile, 'w');
-    const r = cp.spawnSync(TIME, ['-f', '%e %U %S %M', '-o', tfile, process.execPath, ...argv],
-      { stdio: ['ignore', 'ignore', efd], cwd: work, env: PROBE_ENV });
-    fs.closeSync(efd);
-    const stderr = fs.readFileSync(efile, 'utf8');
-    if (r.status !== 0) {
-      log(`probe ${cfg.name}: run ${i} failed (status ${r.status}${r.signal ? ', ' + r.signal : ''}):`);
-      process.stderr.write(stderr.split('\n').slice(-15).map((l) => `#   ${l}`).join('\n') + '\n');
-      return { name: cfg.name, kind: 'probe', error: `exit status ${r.status}`, stderr: stderr.slice(-4000) };
-    }
-    const t = fs.readFileSync(tfile, 'utf8').trim().split('\n').pop().split(/\s+/).map(Number);
-    all.push({ wall: t[0], user: t[1], sys: t[2], rssKiB: t[3], stderr });
+  const tfile = path.join(work, `time-${cfg.name}-${i}`);
+  const efile = path.join(work, `stderr-${cfg.name}-${i}`);
+  const efd = fs.openSync(efile, 'w');
+  const r = cp.spawnSync(TIME, ['-f', '%e %U %S %M', '-o', tfile, process.execPath, ...argv],
+    { stdio: ['ignore', 'ignore', efd], cwd: work, env: PROBE_ENV });
+  fs.closeSync(efd);
+  const stderr = fs.readFileSync(efile, 'utf8');
+  if (r.status !== 0) {
+    log(`probe ${cfg.name}: run ${i} failed (status ${r.status}${r.signal ? ', ' + r.signal : ''}):`);
+    process.stderr.write(stderr.split('\n').slice(-15).map((l) => `#   ${l}`).join('\n') + '\n');
+    return { error: `exit status ${r.status}`, stderr };
   }
+  const t = fs.readFileSync(tfile, 'utf8').trim().split('\n').pop().split(/\s+/).map(Number);
+  return { wall: t[0], user: t[1], sys: t[2], rssKiB: t[3], stderr };
+}
+
+// Every configuration's runs, taken in turns (run 1 of each, then run 2 of each, ...): on a
+// machine whose speed drifts (a VM next to other guests), a slow spell then falls on every
+// configuration alike instead of on whichever ran during it, and the ratios between them hold.
+function runProbes(cfgs, file, facts, runs, work) {
+  for (const cfg of cfgs) log(`probe ${cfg.name}: ${TIME} -f '%e %U %S %M' ${process.execPath} ${[CLI, '-i', file, ...cfg.args].join(' ')}   x${runs}`);
+  const all = cfgs.map(() => []);
+  const failed = cfgs.map(() => null);
+  for (let i = 0; i < runs; i++) {
+    cfgs.forEach((cfg, k) => {
+      if (failed[k]) return;
+      const r = runProbeOnce(cfg, file, i, work);
+      if (r.error) failed[k] = { name: cfg.name, kind: 'probe', error: r.error, stderr: r.stderr.slice(-4000) };
+      else all[k].push(r);
+    });
+  }
+  return cfgs.map((cfg, k) => failed[k] || probeRow(cfg, file, facts, all[k]));
+}
+
+function probeRow(cfg, file, facts, all) {
+  const argv = [CLI, '-i', file, ...cfg.args];
   const m = median(all);
   const wall = m.wall > 0 ? m.wall : 0.005;   // /usr/bin/time resolution is 10 ms
   const row = {
@@ -409,8 +429,7 @@ function main() {
       const probe = [];
       if (probeReady) {
         warmCache(file);
-        for (const cfg of configs) {
-          const row = runProbe(cfg, file, facts, o.runs, work);
+        for (const row of runProbes(configs, file, facts, o.runs, work)) {
           if (!row.error) row.ratios = ratios(row, peers);
           probe.push(row);
         }
