@@ -426,5 +426,11 @@ main(process.argv.slice(2)).then(
     say(`error: ${e instanceof Error ? e.message : String(e)}`);
     if (process.env.NPROBE_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     process.exitCode = EXIT_RUNTIME;
+    // A capture started early would keep the process alive; the addon may be what failed.
+    try {
+      loadNative().exitAfter(EXIT_RUNTIME, EXIT_GRACE_MS);
+    } catch {
+      process.exit(EXIT_RUNTIME);
+    }
   },
 );
