@@ -18,9 +18,6 @@ import type { TcpJsonWriter } from './tcpjson';
 // option asks for them: together they were ~8 ms of every start.
 const collectorModule = (): typeof import('./collector') => require('./collector');
 const tcpModule = (): typeof import('./tcpjson') => require('./tcpjson');
-/** -n values naming a collector ("none", nProbe's way to say no collector, does not). */
-const wantsCollector = (specs: string[] | undefined): boolean =>
-  (specs ?? []).some((v) => String(v).split(',').some((x) => x.trim() !== '' && x.trim().toLowerCase() !== 'none'));
 
 export interface OutputStats {
   name: string;
@@ -124,7 +121,7 @@ export function validateExportArgs(a: ExportArgs): void {
   if (a['dump-format'] !== undefined && !['t', 'j'].includes(a['dump-format'])) throw new Error(`-D ${a['dump-format']}: expected t (text) or j (JSON)`);
   const sep = a['csv-separator'];
   if (sep !== undefined && (sep.length === 0 || /[\n\r]/.test(sep))) throw new Error('--csv-separator: expected a non-empty separator without line breaks');
-  const collector = wantsCollector(a.collector) ? collectorModule() : null;
+  const collector = a.collector?.length ? collectorModule() : null;
   try {
     const cols = collector ? collector.parseCollectors(a.collector ?? []) : [];
     if (a.tcp !== undefined) tcpModule().parseTcpTarget(a.tcp);
@@ -269,7 +266,7 @@ export async function createOutputs(parsed: object, log: (line: string) => void,
   let addrs: CollectorAddress[];
   try {
     template = parseTemplate(args['flow-templ'] ?? DEFAULT_TEMPLATE);
-    addrs = wantsCollector(args.collector) ? collectorModule().parseCollectors(args.collector ?? []) : [];
+    addrs = args.collector?.length ? collectorModule().parseCollectors(args.collector) : [];
   } catch (e) {
     throw new OutputError((e as Error).message);
   }

@@ -282,11 +282,14 @@ export class LuaHost {
   private readonly notScripted: Record<number, number> = {};
   private readonly seen = new Set<string>();
   private readonly timeoutS: number;
+  /** The state's memory cap (--lua-memory-mb), bytes. */
+  private readonly memoryMax: number;
   /** Flows whose export a hook suppressed (returned false). */
   suppressed = 0;
 
   private constructor(readonly file: string, private readonly opts: LuaOptions) {
     this.timeoutS = (opts.timeoutMs ?? 100) / 1000;
+    this.memoryMax = (opts.memoryMb ?? 256) * 1024 * 1024;
   }
 
   /** Loads the script once; throws LuaLoadError with Lua's message (file:line). */
@@ -314,7 +317,7 @@ export class LuaHost {
       throw new LuaLoadError(`${this.file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
     }
     const engine = await luaFactory().createEngine({ traceAllocations: true, injectObjects: false, enableProxy: false });
-    engine.global.setMemoryMax((this.opts.memoryMb ?? 256) * 1024 * 1024);
+    engine.global.setMemoryMax(this.memoryMax);
     installHostFs(engine);
     engine.doStringSync(PRELUDE);
     const N = engine.global.get('__nprobe') as Record<string, (...a: unknown[]) => unknown>;
@@ -462,14 +465,13 @@ export class LuaHost {
    */
   private recover(): string {
     const g = this.engine.global;
-    const cap = (this.opts.memoryMb ?? 256) * 1024 * 1024;
-    g.setMemoryMax(cap + RECOVERY_HEADROOM);
+    g.setMemoryMax(this.memoryMax + RECOVERY_HEADROOM);
     try {
       return this.partialFn();
     } catch {
       return '0\x03';
     } finally {
-      g.setMemoryMax(cap);
+      g.setMemoryMax(this.memoryMax);
     }
   }
 
