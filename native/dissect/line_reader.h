@@ -7,6 +7,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -36,9 +37,18 @@ class LineReader {
         continue;
       }
       // Find the end of this line in the chunk.
-      size_t j = i;
-      while (j < n && p[j] != '\n') j++;
+      const uint8_t* lf = static_cast<const uint8_t*>(std::memchr(p + i, '\n', n - i));
+      const size_t j = lf ? size_t(lf - p) : n;
       const size_t len = j - i;
+      if (lf && buf_.empty() && !skipping_ && !truncated_ && len <= max_) {
+        // The whole line is in this chunk: it is handed out where it lies, uncopied. The
+        // chunk outlives the callback, and nothing the callback does to the reader moves it.
+        std::string_view text(reinterpret_cast<const char*>(p + i), len);
+        if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+        i = j + 1;
+        on_line(Line{text, false});
+        continue;
+      }
       if (!skipping_) {
         const size_t room = max_ - std::min(max_, buf_.size());
         if (len > room) {
@@ -50,8 +60,8 @@ class LineReader {
         }
       }
       if (j == n) return;  // no LF yet: wait for more
-      // End of line: hand it out from line_, so a callback that resets the reader or the
-      // next line's bytes can't touch the text it is reading.
+      // End of a line that began in an earlier chunk: hand it out from line_, so a callback
+      // that resets the reader or the next line's bytes can't touch the text it is reading.
       line_.swap(buf_);
       buf_.clear();
       std::string_view text(line_);
