@@ -72,6 +72,8 @@ export interface NativeStats {
   fragInFlight: number;
   fragBytes: number;
   tableBytes: number;
+  /** CPU time the capture thread has used, µs: near the elapsed time, it is the bottleneck. */
+  captureCpuUs: number;
   firstTsUs: number;
   lastTsUs: number;
   anomalies: Record<string, number>;

@@ -67,6 +67,7 @@ struct EngineStats {
   bool kernel_stats_valid;
   uint64_t file_size, file_pos;
   uint64_t frag_in_flight, frag_bytes, table_bytes;
+  uint64_t capture_cpu_us;  // CPU time of the capture thread so far
   uint64_t first_ts_us, last_ts_us;
   uint64_t anomalies[kAnomalyCount];
   uint64_t tcp_retransmissions, tcp_gaps, tcp_gap_bytes;
@@ -182,6 +183,11 @@ class Engine final : public PacketSink {
       queue_drops_{0}, queue_drop_packets_{0}, kernel_recv_{0}, kernel_drop_{0}, kernel_ifdrop_{0}, file_size_{0},
       file_pos_{0}, frag_in_flight_{0}, frag_bytes_{0}, table_bytes_{0}, first_ts_{0}, last_ts_{0};
   std::atomic<bool> kernel_stats_valid_{false};
+  // The capture thread's CPU time: its clock while it runs, the final figure once it is done.
+  std::atomic<uint64_t> capture_cpu_us_{0};
+  std::atomic<bool> cpu_clock_ok_{false};
+  clockid_t cpu_clock_{};
+  uint64_t capture_cpu_now() const;
   std::atomic<uint64_t> tcp_retransmissions_{0}, tcp_gaps_{0}, tcp_gap_bytes_{0};
   uint64_t reasm_waiting_ = 0;  // out-of-order bytes held over all flows (capture thread)
   bool have_tcp_dissectors_ = false;
