@@ -3,11 +3,13 @@
 // finished flows with readBatch() as one Buffer of encoded records (flow/flow_record.h).
 #include <napi.h>
 
-#include <cstring>
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include <unistd.h>
 
@@ -116,12 +118,27 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
       engine_->finish_record(r);
       bytes += nprobe::kRecordFixedSize + r.ext.size();
     }
-    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, bytes);
-    uint8_t* p = buf.Data();
+    // The batch is written into a buffer kept by the probe and handed to JS as a view of it,
+    // valid until the next readBatch(): the pump reads the next batch only once the sink is
+    // done with this one, and FlowBatch.release() then cuts JS off from it. (A fresh Buffer
+    // per batch was fresh memory every time: its page faults were ~8% of the JS thread.)
+    // Capped: a batch far larger than usual gets a buffer of its own.
+    constexpr size_t kKeepBytes = 16u << 20;
+    if (bytes > kKeepBytes) {
+      std::vector<uint8_t>().swap(batch_bytes_);
+      Napi::Buffer<uint8_t> own = Napi::Buffer<uint8_t>::New(env, bytes);
+      encode_batch(own.Data(), n);
+      return own;
+    }
+    if (batch_bytes_.size() < bytes) batch_bytes_.resize(std::max(bytes, batch_bytes_.size() * 2));
+    encode_batch(batch_bytes_.data(), n);
+    return Napi::Buffer<uint8_t>::New(env, batch_bytes_.data(), bytes);
+  }
+
+  void encode_batch(uint8_t* p, size_t n) {
     nprobe::put_le(p, n, 4);
     p += 4;
     for (const auto& r : batch_) p += nprobe::encode_record(r, p);
-    return buf;
   }
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
@@ -283,6 +300,7 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
   std::unique_ptr<Engine> engine_;
   Napi::ThreadSafeFunction tsfn_;
   std::vector<nprobe::FlowRecord> batch_;
+  std::vector<uint8_t> batch_bytes_;  // what the last readBatch() handed out (see ReadBatch)
   std::vector<nprobe::ConnEvent> conns_;
   bool started_ = false;
 };
@@ -417,6 +435,11 @@ Napi::Value SetL7Names(const Napi::CallbackInfo& info) {
 }
 
 // formatJson(batch: Buffer) -> { text: Buffer, ends: Uint32Array, fallback: Uint32Array }
+// `text` is a view of a buffer rewritten by the next call: the JSON writer writes it at once
+// (src/export/json.ts). A fresh buffer per batch was fresh memory every time, and its page
+// faults cost the JS thread more than the formatting (over 10% of it with a Lua script).
+nprobe::JsonLinesResult g_json_scratch;
+
 Napi::Value FormatJson(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsBuffer()) {
@@ -427,7 +450,7 @@ Napi::Value FormatJson(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < nprobe::kAnomalyCount; i++)
       g_anomaly_names.emplace_back(nprobe::anomaly_name(static_cast<nprobe::Anomaly>(i)));
   Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();
-  auto* res = new nprobe::JsonLinesResult();
+  nprobe::JsonLinesResult* res = &g_json_scratch;
   nprobe::format_json_lines(b.Data(), b.Length(), g_anomaly_names, g_l7_names, *res);
   Napi::Object o = Napi::Object::New(env);
   auto ends = Napi::Uint32Array::New(env, res->ends.size());
@@ -436,10 +459,14 @@ Napi::Value FormatJson(const Napi::CallbackInfo& info) {
   if (!res->fallback.empty()) std::memcpy(fb.Data(), res->fallback.data(), res->fallback.size() * 4);
   o.Set("ends", ends);
   o.Set("fallback", fb);
-  // The text is handed over without a copy; the buffer frees it.
-  char* data = res->text.data();
-  const size_t n = res->text.size();
-  o.Set("text", Napi::Buffer<char>::New(env, data, n, [](Napi::Env, char*, nprobe::JsonLinesResult* r) { delete r; }, res));
+  // Capped: text far larger than usual is copied out, and the scratch gives its memory back.
+  constexpr size_t kKeepBytes = 16u << 20;
+  if (res->text.size() > kKeepBytes) {
+    o.Set("text", Napi::Buffer<char>::Copy(env, res->text.data(), res->text.size()));
+    std::string().swap(res->text);
+  } else {
+    o.Set("text", Napi::Buffer<char>::New(env, res->text.data(), res->text.size()));
+  }
   return o;
 }
 

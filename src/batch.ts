@@ -13,6 +13,7 @@ const CHANGED = 1;
 const DROPPED = 2;
 
 let l7NamesSent = false;
+const EMPTY = Buffer.alloc(0);
 
 export class FlowBatch {
   /** Flows in the batch (dropped ones included). */
@@ -23,11 +24,14 @@ export class FlowBatch {
   private dropped = 0;
   private all: FlowRecord[] | null = null;
   private lines: Buffer | string | null = null;
+  private rawBytes: Buffer;
+  private released = false;
 
   constructor(
-    readonly raw: Buffer,
+    raw: Buffer,
     private readonly anomalyNames: readonly string[],
   ) {
+    this.rawBytes = raw;
     const n = raw.length >= 4 ? raw.readUInt32LE(0) : 0;
     const offsets = new Uint32Array(n);
     let p = 4;
@@ -48,6 +52,23 @@ export class FlowBatch {
     (b as unknown as { recs: FlowRecord[] }).recs = records.slice();
     (b as unknown as { state: Uint8Array }).state = new Uint8Array(records.length).fill(CHANGED);
     return b;
+  }
+
+  /**
+   * The readBatch() buffer. The core reuses its memory for the next batch, which the pump
+   * reads once the sink is done with this one; then release() cuts the batch off from it, and
+   * what was not decoded by then is gone (a clear error, never another batch's bytes).
+   */
+  get raw(): Buffer {
+    if (this.released) throw new Error('FlowBatch: the batch was released (its sink had returned): decode records before then');
+    return this.rawBytes;
+  }
+
+  /** The pump is done with the batch: its buffer is about to hold the next one. */
+  release(): void {
+    this.released = true;
+    this.rawBytes = EMPTY;
+    this.lines = null;
   }
 
   /** Flows still to be exported. */
@@ -105,7 +126,11 @@ export class FlowBatch {
     return out;
   }
 
-  /** The JSON lines of the flows still to be exported (flowToJson's text, one per line). */
+  /**
+   * The JSON lines of the flows still to be exported (flowToJson's text, one per line).
+   * A Buffer may be a view of the core's scratch memory, valid until the next batch is
+   * formatted: write it at once (JsonLinesWriter does) or copy it.
+   */
   jsonLines(): Buffer | string {
     this.lines ??= this.formatLines();
     return this.lines;

@@ -88,6 +88,7 @@ export interface NativeStats {
 export interface NativeProbe {
   open(): void;
   start(onSignal: () => void): void;
+  /** Finished flows (record.ts layout): a view of a buffer the next readBatch() rewrites. */
   readBatch(max: number): Buffer | null;
   stop(): void;
   abort(): void;

@@ -289,8 +289,12 @@ export class Probe {
             }
           }
           this.delivered += batch.length;
-          const r = this.sink!(batch);
-          if (r) await r;
+          try {
+            const r = this.sink!(batch);
+            if (r) await r;
+          } finally {
+            batch.release();  // its buffer holds the next batch from here on (readBatch)
+          }
           continue;
         }
         if (done) {

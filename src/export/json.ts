@@ -26,22 +26,26 @@ export function flowToJson(flow: FlowRecord): string {
 }
 
 export class JsonLinesWriter {
-  private readonly stream: NodeJS.WritableStream;
-  private readonly ownsStream: boolean;
+  private readonly stream: NodeJS.WritableStream | null = null;
+  // A file or a device (/dev/null) is written synchronously: the lines may be a view of the
+  // core's scratch memory (FlowBatch.jsonLines()), and a local write is fast. A pipe or a
+  // socket (stdout) goes through a stream, with a copy, so a slow reader is back-pressure.
+  private readonly fd: number = -1;
+  private readonly ownsFd: boolean = false;
   private failed: Error | null = null;
   written = 0;
 
   constructor(target: string) {
     if (target === '-') {
-      this.stream = process.stdout;
-      this.ownsStream = false;
+      const st = fs.fstatSync(1);
+      if (st.isFile() || (st.isCharacterDevice() && !process.stdout.isTTY)) this.fd = 1;
+      else this.stream = process.stdout;
     } else {
       // Open synchronously so a bad path is a clear error before capture starts.
-      const fd = fs.openSync(target, 'w');
-      this.stream = fs.createWriteStream(target, { fd });
-      this.ownsStream = true;
+      this.fd = fs.openSync(target, 'w');
+      this.ownsFd = true;
     }
-    this.stream.on('error', (e: Error) => {
+    this.stream?.on('error', (e: Error) => {
       this.failed = e;
     });
   }
@@ -59,23 +63,35 @@ export class JsonLinesWriter {
     if (this.failed) throw this.failed;
     if (flows === 0) return;
     this.written += flows;
-    if (this.stream.write(text)) return;
+    const stream = this.stream;
+    if (!stream) {
+      const buf = typeof text === 'string' ? Buffer.from(text) : text;
+      try {
+        for (let off = 0; off < buf.length; ) off += fs.writeSync(this.fd, buf, off, buf.length - off);
+      } catch (e) {
+        this.failed = e as Error;
+        throw e;
+      }
+      return;
+    }
+    if (stream.write(typeof text === 'string' ? text : Buffer.from(text))) return;
     return new Promise<void>((resolve, reject) => {
       const onDrain = (): void => {
-        this.stream.off('error', onError);
+        stream.off('error', onError);
         resolve();
       };
       const onError = (e: Error): void => {
-        this.stream.off('drain', onDrain);
+        stream.off('drain', onDrain);
         reject(e);
       };
-      this.stream.once('drain', onDrain);
-      this.stream.once('error', onError);
+      stream.once('drain', onDrain);
+      stream.once('error', onError);
     });
   }
 
   /** Bytes written and not yet taken by the file or pipe. */
   get backlogBytes(): number {
+    if (!this.stream) return 0;
     return (this.stream as NodeJS.WritableStream & { writableLength?: number }).writableLength ?? 0;
   }
 
@@ -83,8 +99,9 @@ export class JsonLinesWriter {
   close(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.failed) return reject(this.failed);
-      if (this.ownsStream) {
-        (this.stream as fs.WriteStream).end(() => (this.failed ? reject(this.failed) : resolve()));
+      if (!this.stream) {
+        if (this.ownsFd) fs.close(this.fd, (e) => (e ? reject(e) : resolve()));
+        else resolve();
       } else {
         // Resolves once everything written so far has been handed to the OS.
         this.stream.write('', () => resolve());

@@ -3,7 +3,7 @@
 // collector that is down. NPROBE_CLI may point at another build of the CLI.
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawn } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { FlowRecord } from '../../src/record';
 import { CLI, expectedRecords, freePort, have, Nfcapd, nfRecords, PCAP, runCli, TcpSink, tmpDir } from './helpers';
 
@@ -102,4 +102,41 @@ test('a collector that refuses: the capture completes (exit 0) and the summary c
   const m = /export NetFlow v9 to udp:\/\/127\.0\.0\.1:\d+: (\d+) flow records sent, (\d+) dropped, \d+ errors \(ECONNREFUSED\)/.exec(r.stderr);
   expect(m).not.toBeNull();
   expect(Number((m as RegExpExecArray)[2])).toBeGreaterThan(0);
+});
+
+test('JSON lines are the same whether written to a file, to stdout as a file, or to a pipe', () => {
+  // A file and stdout-as-a-file are written synchronously from the core's reused buffer; a
+  // pipe gets copies through a stream (src/export/json.ts). 500 flows: several batches.
+  const file = PCAP('mixed/zeek_echo_connections.pcap');
+  const dir = tmpDir('json-routes');
+  const viaFile = path.join(dir, 'file.json');
+  const r1 = runCli(['-i', file, '--json-out', viaFile]);
+  expect(r1.status).toBe(0);
+  const piped = runCli(['-i', file, '--json-out', '-']);
+  expect(piped.status).toBe(0);
+  const stdoutFile = path.join(dir, 'stdout.json');
+  const fd = fs.openSync(stdoutFile, 'w');
+  const r3 = spawnSync(process.execPath, [CLI, '-i', file, '--json-out', '-'], {
+    stdio: ['ignore', fd, 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  fs.closeSync(fd);
+  expect(r3.status).toBe(0);
+  const a = fs.readFileSync(viaFile, 'utf8');
+  const lines = a.split('\n').filter(Boolean);
+  expect(lines).toHaveLength(500);
+  expect(new Set(lines.map((l) => (JSON.parse(l) as FlowRecord).FLOW_ID)).size).toBe(500);
+  expect(piped.stdout).toBe(a);
+  expect(fs.readFileSync(stdoutFile, 'utf8')).toBe(a);
+});
+
+test('the summary says how much CPU the capture thread used', () => {
+  const r = runCli(['-i', PCAP('mixed/zeek_echo_connections.pcap'), '--json-out', '/dev/null']);
+  expect(r.status).toBe(0);
+  const m = /^nprobe: \d+ packets .* in (\d+\.\d+) s: .* \(capture thread (\d+\.\d+) s CPU\)$/m.exec(r.stderr);
+  expect(m).not.toBeNull();
+  const [elapsed, cpu] = [Number(m![1]), Number(m![2])];
+  // 82,582 packets take the thread some CPU, and never more than it was running for.
+  expect(cpu).toBeGreaterThan(0);
+  expect(cpu).toBeLessThanOrEqual(elapsed + 0.01);
 });

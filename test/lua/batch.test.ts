@@ -18,14 +18,12 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nprobe-luabatch-'));
 const SCRIPT = path.join(dir, 'all.lua');
 fs.writeFileSync(SCRIPT, PLUGINS.map((p) => `function ${p.luaHook}() end`).join('\n') + '\n');
 
-async function batches(file: string): Promise<FlowBatch[]> {
+// Each batch is compared inside its sink: once the sink returns, the core reuses the batch's
+// memory for the next one (FlowBatch.release()).
+async function eachBatch(file: string, fn: (b: FlowBatch) => void): Promise<void> {
   const probe = new Probe({ interface: file, batchSize: 53 });
   probe.open();
-  const out: FlowBatch[] = [];
-  await probe.runBatches((b) => {
-    out.push(b);
-  });
-  return out;
+  await probe.runBatches(fn);
 }
 
 let host: LuaHost;
@@ -46,7 +44,7 @@ describe.each(FILES.map((f) => [path.relative(path.join(__dirname, '..', 'pcap')
     const h = host as any;
     const mod = loadNative();
     let hooked = 0;
-    for (const b of await batches(file)) {
+    await eachBatch(file, (b) => {
       const native = mod.luaBatch(h.specId, b.raw);
       expect(native).not.toBeNull();
       const w = h.batch;
@@ -61,7 +59,7 @@ describe.each(FILES.map((f) => [path.relative(path.join(__dirname, '..', 'pcap')
       expect([...native!.flows]).toEqual(idx);
       expect(native!.bytes.equals(w.buf.subarray(0, w.len))).toBe(true);
       hooked += idx.length;
-    }
+    });
     hookedTotal += hooked;
     byFile.set(file, hooked);
   });
