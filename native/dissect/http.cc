@@ -577,6 +577,18 @@ class HttpDissector final : public Dissector {
   // Until a start line decides, the bytes are held (at most kMaxHeldBytes: about what the
   // probe looked at), then replayed in arrival order.
   void hold(int stream_dir, const uint8_t* p, uint32_t n) {
+    if (held_.empty() && n <= kMaxHeldBytes) {
+      // Nearly always the first chunk decides on its own: then it is read where it lies.
+      const uint8_t* q = p;
+      uint32_t m = n;
+      if (q[0] == 0) q++, m--;  // a keep-alive byte (see on_line); n > 0 (on_payload)
+      const bool req = match_request(q, m) == 1, st = match_status(q, m) == 1;
+      if (req != st) {
+        swap_ = int8_t(stream_dir == 0 ? (req ? 0 : 1) : (st ? 0 : 1));
+        feed(stream_dir, p, n);
+        return;
+      }
+    }
     const size_t take = std::min<size_t>(n, kMaxHeldBytes - std::min(kMaxHeldBytes, held_bytes_));
     if (take > 0) {
       held_.push_back(Held{uint8_t(stream_dir), std::vector<uint8_t>(p, p + take)});
