@@ -143,7 +143,11 @@ export class Probe {
     return this.runBatches((b) => sink(b.records()));
   }
 
-  /** As run(), with each batch undecoded: the fast path for JSON outputs (src/batch.ts). */
+  /**
+   * As run(), with each batch undecoded: the fast path for JSON outputs (src/batch.ts). A batch
+   * is the sink's until the sink returns (or its promise settles); then it is released and
+   * only the records decoded by then are left in it.
+   */
   runBatches(sink: BatchSink): Promise<void> {
     if (this.sink) throw new Error('Probe.run() called twice');
     this.sink = sink;
