@@ -130,7 +130,7 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
       encode_batch(own.Data(), n);
       return own;
     }
-    if (batch_bytes_.size() < bytes) batch_bytes_.resize(std::max(bytes, batch_bytes_.size() * 2));
+    if (batch_bytes_.size() < bytes) batch_bytes_.resize(std::min(kKeepBytes, std::max(bytes, batch_bytes_.size() * 2)));
     encode_batch(batch_bytes_.data(), n);
     return Napi::Buffer<uint8_t>::New(env, batch_bytes_.data(), bytes);
   }
