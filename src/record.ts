@@ -16,7 +16,7 @@ export class RawJson {
    * property either way, so two RawJson with the same text are equal to deep comparisons
    * (the bytes' buffer is not a property).
    */
-  constructor(text: string | undefined, src?: Buffer, start = 0, end = 0) {
+  constructor(text: string | undefined, src?: Buffer, start = 0, end = src?.length ?? 0) {
     if (text !== undefined || !src) {
       Object.defineProperty(this, 'text', { value: text ?? '', enumerable: true });
       return;
@@ -231,7 +231,9 @@ export function decodeExt(v: DataView, b: Uint8Array, start: number, len: number
     if (type === 1) {
       rec[name] = v.getFloat64(vs, true);
     } else if (type === 3) {
-      rec[name] = buf ? new RawJson(undefined, buf, vs, q) : new RawJson(text(vs, q));
+      // The bytes are copied: the batch's buffer holds the next batch once its sink returns
+      // (FlowBatch.release()), and the text is decoded only if someone reads it.
+      rec[name] = buf ? new RawJson(undefined, Buffer.from(buf.subarray(vs, q))) : new RawJson(text(vs, q));
       recordsWithRawJson.add(rec);
     } else if (name === '__ANOMALIES') {
       const prev = rec.FLOW_ANOMALIES as string | undefined;
