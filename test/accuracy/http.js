@@ -26,7 +26,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { usOf } = require('../tools/accuracy-common');
+const { usOf, tally } = require('../tools/accuracy-common');
 
 const HTTP = 7;
 const MAX_TXNS = 64; // dissect_limits::kMaxTransactions
@@ -79,15 +79,7 @@ function pctDecode(s) {
 }
 
 function check(flows, packets, capture) {
-  const fields = {};
-  const F = (n) => (fields[n] ??= { expected: 0, found: 0, wrong: 0, misses: [] });
-  const explainCounts = new Map();
-  const explain = (field, what, why) => {
-    const k = `${field}\u0000${why}`;
-    const e = explainCounts.get(k) ?? { field, what: [], why };
-    e.what.push(what);
-    explainCounts.set(k, e);
-  };
+  const { fields, F, explain, result } = tally();
   const compare = (field, want, got, where) => {
     F(field).expected++;
     const w = capped(String(want));
@@ -272,12 +264,7 @@ function check(flows, packets, capture) {
     }
   }
 
-  const explained = [];
-  for (const e of explainCounts.values()) {
-    const shown = e.what.slice(0, 3).join('; ') + (e.what.length > 3 ? `; ... (${e.what.length} in all)` : '');
-    explained.push({ field: e.field, what: shown, why: e.why });
-  }
-  return { fields, explained };
+  return result();
 }
 
 module.exports = {

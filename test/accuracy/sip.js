@@ -35,7 +35,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { usOf } = require('../tools/accuracy-common');
+const { usOf, tally } = require('../tools/accuracy-common');
 
 const SIP = 100;
 const TIME_FIELDS = [
@@ -232,15 +232,7 @@ function probeHeader(payload, names) {
 }
 
 function check(flows, packets, capture) {
-  const fields = {};
-  const F = (n) => (fields[n] ??= { expected: 0, found: 0, wrong: 0, misses: [] });
-  const explainCounts = new Map();
-  const explain = (field, what, why) => {
-    const k = `${field}\u0000${why}`;
-    const e = explainCounts.get(k) ?? { field, what: [], why };
-    e.what.push(what);
-    explainCounts.set(k, e);
-  };
+  const { fields, F, explain, result } = tally();
   // The capture's own bytes, for malformed/ only: there the probe's reading of a damaged
   // message is re-derived from them to explain a difference. Clean captures get no excuse.
   const raw = capture.startsWith('malformed/') ? udpPayloads(path.join(__dirname, '..', 'pcap', capture)) : new Map();
@@ -457,12 +449,7 @@ function check(flows, packets, capture) {
     }
   }
 
-  const explained = [];
-  for (const e of explainCounts.values()) {
-    const shown = e.what.slice(0, 3).join('; ') + (e.what.length > 3 ? `; ... (${e.what.length} in all)` : '');
-    explained.push({ field: e.field, what: shown, why: e.why });
-  }
-  return { fields, explained };
+  return result();
 }
 
 module.exports = {
