@@ -79,7 +79,7 @@ function pctDecode(s) {
 }
 
 function check(flows, packets, capture) {
-  const { fields, F, explain, result } = tally();
+  const { F, explain, result } = tally();
   const compare = (field, want, got, where) => {
     F(field).expected++;
     const w = capped(String(want));

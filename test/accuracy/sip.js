@@ -232,7 +232,7 @@ function probeHeader(payload, names) {
 }
 
 function check(flows, packets, capture) {
-  const { fields, F, explain, result } = tally();
+  const { F, explain, result } = tally();
   // The capture's own bytes, for malformed/ only: there the probe's reading of a damaged
   // message is re-derived from them to explain a difference. Clean captures get no excuse.
   const raw = capture.startsWith('malformed/') ? udpPayloads(path.join(__dirname, '..', 'pcap', capture)) : new Map();
