@@ -17,6 +17,7 @@
 #include "export/json_lines.h"
 #include "export/lua_batch.h"
 #include "reassembly/tcp_stream.h"
+#include "util/ip_text.h"
 #include "util/limits.h"
 
 namespace {
@@ -368,6 +369,16 @@ Napi::Value TestDissect(const Napi::CallbackInfo& info) {
 // testReassemble([{seq, syn?, fin?, data: Buffer, wire?: number, ack?: number}]) ->
 //   { data: Buffer (bytes delivered in order), gaps: [bytes...], events: [bits per segment] }
 // An element with `ack` and no data stands for the peer acknowledging up to ack.
+// testIpText(buf): the text the dissectors write for a 4- or 16-byte address (util/ip_text.h).
+Napi::Value TestIpText(const Napi::CallbackInfo& info) {
+  Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();
+  std::string s;
+  if (b.Length() == 4) nprobe::append_ipv4(s, b.Data());
+  else if (b.Length() == 16) nprobe::append_ipv6(s, b.Data());
+  else Napi::TypeError::New(info.Env(), "testIpText: 4 or 16 bytes").ThrowAsJavaScriptException();
+  return Napi::String::New(info.Env(), s);
+}
+
 Napi::Value TestReassemble(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   struct Collect final : nprobe::TcpStream::Sink {
@@ -565,6 +576,7 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("testDissect", Napi::Function::New(env, TestDissect));
   exports.Set("testProbeStream", Napi::Function::New(env, TestProbeStream));
   exports.Set("testReassemble", Napi::Function::New(env, TestReassemble));
+  exports.Set("testIpText", Napi::Function::New(env, TestIpText));
   return NativeProbe::Init(env, exports);
 }
 

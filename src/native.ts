@@ -138,6 +138,8 @@ export interface NativeModule {
     packets: Array<{ dir: number; data?: Buffer; gap?: number; ts?: number; sport?: number; dport?: number }>,
     options?: { credentials?: boolean },
   ): TestDissectResult;
+  /** Test-only: the text dissectors write for a 4- or 16-byte address (RFC 5952 for IPv6). */
+  testIpText(addr: Buffer): string;
   /** Test-only: a TCP dissector's stream probe (1 yes, 0 need more, -1 no). */
   testProbeStream(name: string, c2s: Buffer, s2c: Buffer, clientPort: number, serverPort: number): number;
   NativeProbe: new (opts: NativeOptions) => NativeProbe;

@@ -24,7 +24,6 @@
 // ciaddr (the address the client holds: renew, rebind, inform, release), else option 50 (the
 // address a client asks for); 0.0.0.0 means "none" everywhere. A transaction's fields are the
 // latest non-empty value among its messages (a REQUEST after a NAK supersedes the first one).
-#include <arpa/inet.h>
 
 #include <cstdio>
 #include <string>
@@ -84,10 +83,7 @@ struct Transaction {
 
 std::string ipv4_text(uint32_t a) { return ipv4_string(a); }
 
-std::string ipv6_text(const uint8_t* p) {
-  char b[INET6_ADDRSTRLEN];
-  return inet_ntop(AF_INET6, p, b, sizeof b) ? std::string(b) : std::string();
-}
+std::string ipv6_text(const uint8_t* p) { return ipv6_string(p); }
 
 std::string mac_text(const uint8_t* p, size_t n) {
   static const char* hex = "0123456789abcdef";

@@ -16,8 +16,7 @@
 // DNS over TCP (dns_tcp.cc) frames the stream and uses parse_message() and Transactions too.
 #include "dns.h"
 
-#include <arpa/inet.h>
-
+#include <charconv>
 #include <cstring>
 
 #include "../util/byte_reader.h"
@@ -65,6 +64,15 @@ void append_label_byte(std::string& out, uint8_t c) {
   } else {
     out += char(c);
   }
+}
+
+// A whole label: the common case (letters, digits, '-', '_') in one append, byte by byte
+// only when something needs escaping. Names are most of the text a DNS flow builds.
+void append_label(std::string& out, const uint8_t* b, size_t l) {
+  size_t plain = 0;
+  while (plain < l && b[plain] > 0x20 && b[plain] < 0x7F && b[plain] != '.' && b[plain] != '\\') plain++;
+  out.append(reinterpret_cast<const char*>(b), plain);
+  for (size_t i = plain; i < l; i++) append_label_byte(out, b[i]);
 }
 
 struct NameCtx {
@@ -152,8 +160,7 @@ Name read_name(const NameCtx& c, ByteReader& r, std::string* out) {
     }
     if (out && !invalid) {
       if (!out->empty()) *out += '.';
-      const uint8_t* b = p->cur();
-      for (size_t i = 0; i < l; i++) append_label_byte(*out, b[i]);
+      append_label(*out, p->cur(), l);
     }
     p->skip(l);
   }
@@ -189,7 +196,10 @@ const char* type_name(uint16_t t) {
   }
 }
 
-void append_u(std::string& out, uint64_t v) { out += std::to_string(v); }
+void append_u(std::string& out, uint64_t v) {
+  char b[20];
+  out.append(b, size_t(std::to_chars(b, b + sizeof b, v).ptr - b));
+}
 
 // A <character-string> (RFC 1035 §3.3) in quotes, with '"' and '\' escaped and anything
 // outside printable ASCII as \DDD.
@@ -227,9 +237,7 @@ bool append_rdata(const NameCtx& c, uint16_t type, ByteReader rd, std::string& o
     }
     case 28: {  // AAAA: RFC 5952 text
       if (rd.size() != 16) return false;
-      char b[INET6_ADDRSTRLEN];
-      inet_ntop(AF_INET6, rd.cur(), b, sizeof b);
-      out += b;
+      append_ipv6(out, rd.cur());
       return true;
     }
     case 2:    // NS
@@ -319,6 +327,19 @@ bool netbios_shaped(const uint8_t* data, size_t len, bool port137) {
   return true;
 }
 
+void Message::reset() {
+  std::string q = std::move(qname), a = std::move(response);
+  *this = Message();
+  qname = std::move(q), response = std::move(a);
+  qname.clear(), response.clear();
+}
+
+Message& scratch_message() {
+  thread_local Message m;
+  m.reset();
+  return m;
+}
+
 bool parse_message(const uint8_t* data, size_t len, Message& m, Anomalies& an) {
   ByteReader r(data, len);
   if (len < kHeaderLen) {
@@ -345,16 +366,15 @@ bool parse_message(const uint8_t* data, size_t len, Message& m, Anomalies& an) {
   // Questions: the first is decoded (DNS_QUERY), the others only walked. Each walk consumes
   // at least 5 bytes, so an absurd QDCOUNT ends at the end of the message.
   for (uint32_t i = 0; i < m.qdcount; i++) {
-    std::string name;
-    const Name nr = read_name(c, r, i == 0 ? &name : nullptr);
+    const Name nr = read_name(c, r, i == 0 ? &m.qname : nullptr);
     if (nr == Name::kBroken) return true;
     if (!r.has(4)) {
       an.add("dns_truncated_question");
       return true;
     }
     const uint16_t qtype = r.be16(), qclass = r.be16();
+    if (i == 0 && nr != Name::kOk) m.qname.clear();  // no partial text for a bad name
     if (i == 0 && nr == Name::kOk) {
-      m.qname = std::move(name);
       m.qtype = qtype;
       m.qclass = qclass;
       m.has_question = true;
@@ -436,7 +456,7 @@ bool parse_message(const uint8_t* data, size_t len, Message& m, Anomalies& an) {
 }
 
 bool looks_like_dns(const uint8_t* data, size_t len, bool port137) {
-  Message m;
+  Message& m = scratch_message();
   Anomalies an;
   if (!parse_message(data, len, m, an)) return false;
   if (netbios_shaped(data, len, port137)) return false;
@@ -475,8 +495,11 @@ bool same_question(const Transaction& t, const Message& m) {
 }  // namespace
 
 void Transactions::write(FieldWriter& w) const {
-  if (!client_.empty()) {
-    w.str("DNS_CLIENT", client_);
+  if (client_version_) {
+    // As text here, on the export side, rather than per flow on the capture thread.
+    char b[kMaxIpv6Text + 1];
+    const char* e = client_version_ == 4 ? put_ipv4(b, client_.b) : put_ipv6(b, client_.b);
+    w.str("DNS_CLIENT", std::string_view(b, size_t(e - b)));
     // Filled in at export from --as-list / --city-list (src/geo.ts); these are the values
     // without databases, written here so the keys keep their place next to DNS_CLIENT.
     w.num("DNS_CLIENT_AS", 0);
@@ -514,12 +537,9 @@ void Transactions::write(FieldWriter& w) const {
 }
 
 void Transactions::set_client(const IpAddr& a, uint8_t ip_version) {
-  char b[INET6_ADDRSTRLEN];
-  if (ip_version == 4) {
-    client_.clear();
-    append_ipv4(client_, a.b);
-  }
-  if (ip_version == 6 && inet_ntop(AF_INET6, a.b, b, sizeof b)) client_ = b;
+  if (ip_version != 4 && ip_version != 6) return;
+  client_ = a;
+  client_version_ = ip_version;
 }
 
 bool Transactions::done() const {
@@ -601,7 +621,7 @@ namespace {
 class DnsDissector final : public Dissector {
  public:
   void on_payload(const PayloadCtx& c) override {
-    dns::Message m;
+    dns::Message& m = dns::scratch_message();
     dns::Anomalies an;
     const bool ok = dns::parse_message(c.data, c.len, m, an);
     for (int i = 0; i < an.n; i++) anomaly(an.names[i]);

@@ -61,7 +61,14 @@ struct Message {
   bool complete = false;        // every section was walked to its count without error
   size_t used = 0;              // bytes the sections took (when complete): the message's end
   int names_decoded = 0;
+
+  // Back to a fresh Message, keeping the strings' memory for the next one.
+  void reset();
 };
+
+// This thread's Message, reset: parsing into it allocates nothing once its strings have grown.
+// Valid until the next call on the same thread.
+Message& scratch_message();
 
 // Parses one message. Never reads outside [data, data+len). Returns false only when the
 // 12-byte header is missing; otherwise fills what it could and names the rest in `an`
@@ -108,7 +115,7 @@ class Transactions {
   void add(const Message& m, Dissector& d);
   // DNS_CLIENT, the address that asks (the caller knows which side that is).
   void set_client(const IpAddr& a, uint8_t ip_version);
-  bool has_client() const { return !client_.empty(); }
+  bool has_client() const { return client_version_ != 0; }
   // True when nothing more can be recorded: a cap was hit and every transaction is answered.
   bool done() const;
   // DNS_CLIENT (+ its enrichment placeholders), the first transaction's fields, DNS_TRANSACTIONS.
@@ -121,7 +128,8 @@ class Transactions {
   void take_question(Transaction& t, const Message& m);
 
   std::vector<Transaction> txns_;
-  std::string client_;
+  IpAddr client_{};
+  uint8_t client_version_ = 0;  // 0: no client yet
   size_t text_bytes_ = 0;
   bool cap_hit_ = false;
   bool text_cap_hit_ = false;

@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "../util/byte_reader.h"
+#include "../util/ip_text.h"
 #include "../util/json_writer.h"
 #include "dissector.h"
 #include "line_reader.h"
@@ -298,9 +299,10 @@ bool parse_257_path(std::string_view s, std::string& out) {
 }
 
 std::string addr_text(const Endpoint& e) {
-  char b[INET6_ADDRSTRLEN];
-  if (!inet_ntop(e.ip_version == 6 ? AF_INET6 : AF_INET, e.addr.b, b, sizeof b)) return std::string();
-  return b;
+  std::string s;
+  if (e.ip_version == 6) append_ipv6(s, e.addr.b);
+  else append_ipv4(s, e.addr.b);
+  return s;
 }
 
 // Where a chunk after a hole starts: at a command line (a verb, then SP or the line end) or at

@@ -20,7 +20,6 @@
 // which open most long-lived GTP-C flows), or the first one if there is no other; every
 // transaction is in GTPV1_TRANSACTIONS, at most kMaxTransactions per flow (cap counted).
 // C2S/S2C: the TEIDs found in messages sent by the flow's client / server.
-#include <arpa/inet.h>
 
 #include <array>
 #include <cstdio>
@@ -30,6 +29,7 @@
 #include <vector>
 
 #include "../util/byte_reader.h"
+#include "../util/ip_text.h"
 #include "../util/json_writer.h"
 #include "dissector.h"
 
@@ -481,13 +481,11 @@ class GtpcDissector final : public Dissector {
     uint8_t a[16];
     if (n == 4 || n == 20) {
       v.copy(a, 4);
-      char b[16];
-      std::snprintf(b, sizeof b, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-      out = b;  // IPv4v6 with both: the IPv4 address (nProbe's field is an IPv4 one)
+      out.clear();
+      append_ipv4(out, a);  // IPv4v6 with both: the IPv4 address (nProbe's field is an IPv4 one)
     } else if (n == 16) {
       v.copy(a, 16);
-      char b[INET6_ADDRSTRLEN];
-      if (inet_ntop(AF_INET6, a, b, sizeof b)) out = b;
+      out = ipv6_string(a);
     }
   }
 
