@@ -29,6 +29,7 @@
 #include "sip.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "../util/byte_reader.h"
@@ -43,11 +44,15 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
 
-// RFC 3261 §25.1 token characters.
-bool is_token_char(char c) {
-  // c != 0: strchr() would find the string's own terminator.
-  return is_alpha(c) || is_digit(c) || (c != 0 && std::strchr("-.!%*_+`'~", c) != nullptr);
-}
+// RFC 3261 §25.1 token characters, as a table: every header line's name is scanned with it.
+constexpr auto kTokenChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; c++) t[c] = t[c - 32] = true;
+  for (int c = '0'; c <= '9'; c++) t[c] = true;
+  for (char c : std::string_view("-.!%*_+`'~")) t[uint8_t(c)] = true;
+  return t;
+}();
+bool is_token_char(char c) { return kTokenChars[uint8_t(c)]; }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_ws(s.front())) s.remove_prefix(1);
@@ -58,7 +63,7 @@ std::string_view trim(std::string_view s) {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); i++)
-    if (lower(a[i]) != lower(b[i])) return false;
+    if (a[i] != b[i] && lower(a[i]) != lower(b[i])) return false;  // most bytes match as they are
   return true;
 }
 
@@ -206,16 +211,18 @@ Hdr header_id(std::string_view n) {
       default: return Hdr::kOther;
     }
   }
-  if (iequals(n, "call-id")) return Hdr::kCallId;
-  if (iequals(n, "from")) return Hdr::kFrom;
-  if (iequals(n, "to")) return Hdr::kTo;
-  if (iequals(n, "cseq")) return Hdr::kCseq;
-  if (iequals(n, "user-agent")) return Hdr::kUserAgent;
-  if (iequals(n, "server")) return Hdr::kServer;
-  if (iequals(n, "content-type")) return Hdr::kContentType;
-  if (iequals(n, "content-length")) return Hdr::kContentLength;
-  if (iequals(n, "reason")) return Hdr::kReason;
-  return Hdr::kOther;
+  // One candidate per length (Via, Contact, Max-Forwards ... fall through after one compare).
+  const auto is = [&](std::string_view want, Hdr h) { return iequals(n, want) ? h : Hdr::kOther; };
+  switch (n.size()) {
+    case 2: return is("to", Hdr::kTo);
+    case 4: return lower(n[0]) == 'f' ? is("from", Hdr::kFrom) : is("cseq", Hdr::kCseq);
+    case 6: return lower(n[0]) == 's' ? is("server", Hdr::kServer) : is("reason", Hdr::kReason);
+    case 7: return is("call-id", Hdr::kCallId);
+    case 10: return is("user-agent", Hdr::kUserAgent);
+    case 12: return is("content-type", Hdr::kContentType);
+    case 14: return is("content-length", Hdr::kContentLength);
+    default: return Hdr::kOther;
+  }
 }
 
 // CSeq = 1*DIGIT LWS Method (RFC 3261 §20.16; the number is below 2**31).
@@ -324,6 +331,22 @@ bool next_word(std::string_view& rest, std::string_view& w) {
 
 }  // namespace
 
+void Message::reset() {
+  // Every field of Message (sip.h), in step with it; the strings are cleared, not freed.
+  request = false;
+  method = uri = body = {};
+  status = 0;
+  for (std::string* s : {&call_id, &from, &to, &user_agent, &server, &content_type, &reason, &cseq_method}) s->clear();
+  has_call_id = has_cseq = has_content_length = false;
+  cseq = 0;
+  content_length = 0;
+}
+
+void Sdp::reset() {
+  codecs.clear(), rtp_ipv4.clear(), addrs.clear();
+  rtp_port = 0;
+}
+
 ParseResult parse_message(const uint8_t* data, size_t len, bool datagram, Message& m, Dissector& d) {
   ByteReader r(data, len);
   LineReader lines(r);
@@ -349,7 +372,9 @@ ParseResult parse_message(const uint8_t* data, size_t len, bool datagram, Messag
   m.uri = s.uri;
   m.status = s.status;
 
-  std::string cseq_raw, cl_raw;
+  // Per thread and cleared, not per message: their memory is reused (the parse is not reentrant).
+  thread_local std::string cseq_raw, cl_raw;
+  cseq_raw.clear(), cl_raw.clear();
   bool has_cseq_hdr = false, has_cl_hdr = false, cl_conflict = false;
   std::string* cur = nullptr;  // the kept value a continuation line extends
   size_t n_lines = 0;
@@ -545,8 +570,10 @@ bool parse_sdp(std::string_view body, Sdp& out, Dissector& d) {
     size_t media;
     std::string_view pt, name;
   };
-  std::vector<Media> media;
-  std::vector<Rtpmap> maps;
+  // Per thread and cleared (views into body only): no allocation per SDP body once grown.
+  thread_local std::vector<Media> media;
+  thread_local std::vector<Rtpmap> maps;
+  media.clear(), maps.clear();
   std::string_view session_v4;
   bool session_conn = false, skipping = false, addr_capped = false;
   while (next_line(rest, line)) {
@@ -640,7 +667,8 @@ bool parse_sdp(std::string_view body, Sdp& out, Dissector& d) {
     break;
   }
   // Codecs: every format of every active media, by name, each once.
-  std::vector<std::string_view> names;
+  thread_local std::vector<std::string_view> names;
+  names.clear();
   bool codec_capped = false;
   for (size_t i = 0; i < media.size(); i++) {
     if (!media[i].active) continue;
@@ -973,7 +1001,9 @@ void sip::Calls::apply(const Message& m, int dir, uint64_t ts, Dissector& d) {
 }
 
 void sip::Calls::apply_sdp(Entry& e, std::string_view body, int dir, Dissector& d) {
-  sip::Sdp s;
+  thread_local sip::Sdp scratch;
+  sip::Sdp& s = scratch;
+  s.reset();
   if (!sip::parse_sdp(body, s, d)) return;
   // The caller's SDP gives the RTP source, the other side's the destination: offer and
   // answer whichever message carries them (an INVITE offer, or a late offer in the 200).
@@ -1002,7 +1032,9 @@ class SipDissector final : public Dissector {
  public:
   void on_payload(const PayloadCtx& c) override {
     if (keepalive(c.data, c.len)) return;
-    Message m;
+    thread_local Message scratch;
+    Message& m = scratch;
+    m.reset();
     if (sip::parse_message(c.data, c.len, true, m, *this).status != sip::Parse::kOk) return;
     calls_.apply(m, c.dir ? 1 : 0, c.ts_us, *this);
   }

@@ -26,7 +26,7 @@ inline constexpr size_t kMaxCodecs = 32;         // codec names per SDP body
 inline constexpr size_t kMaxMultipartParts = 16; // body parts looked at in a multipart body
 inline constexpr uint64_t kMaxContentLength = 1u << 24;  // larger is not believed
 
-struct Message {
+struct Message {  // a field added here is reset in Message::reset() (sip.cc) too
   bool request = false;
   std::string_view method;  // request method (case kept: methods are case-sensitive)
   std::string_view uri;     // Request-URI
@@ -39,6 +39,9 @@ struct Message {
   bool has_content_length = false;
   uint64_t content_length = 0;
   std::string_view body;  // the body as delimited by Content-Length (or the datagram's end)
+
+  // Back to a fresh Message, keeping the strings' memory (a per-thread Message is reused).
+  void reset();
 };
 
 enum class Parse { kOk, kIncomplete, kInvalid };
@@ -72,6 +75,8 @@ struct Sdp {
   std::string rtp_ipv4;             // IPv4 connection address of the first active media
   uint16_t rtp_port = 0;            // its port
   std::vector<std::string> addrs;   // every c= address (session and media level), deduplicated
+
+  void reset();  // empty again, keeping the memory
 };
 // Parses an SDP body (RFC 4566). False when the body is not SDP at all ("v=" first).
 bool parse_sdp(std::string_view body, Sdp& out, Dissector& d);
