@@ -724,8 +724,9 @@ void Engine::export_flow(Flow& f, EndReason why) {
     w.num(f.related_field, double(f.related_flow_id));
   }
   if (f.l7) {
-    // Its fields are written when the record is read (finish_record), off this thread.
-    r.l7_proto = f.l7->l7_proto();
+    // Its fields, and its final protocol (DHCP or DHCPv6, GTP-C or GTP-U), are taken when the
+    // record is read (finish_record), off this thread. Not touched here: by export time the
+    // dissector is long out of the cache, and loading it was most of this function's time.
     r.l7.reset(f.l7);
     f.l7 = nullptr;
   }
@@ -799,6 +800,7 @@ void Engine::finish_record(FlowRecord& r) {
   // reading thread's at this probe's (the counters are locked).
   set_thread_anomaly_counts(&dissector_anomalies_);
   set_thread_dissector_options(&cfg_.dissector_options);
+  r.l7_proto = r.l7->l7_proto();
   FieldWriter w(r.ext);
   r.l7->on_export(w);
   if (!r.l7->anomalies().empty()) {

@@ -87,11 +87,10 @@ std::string ipv6_text(const uint8_t* p) { return ipv6_string(p); }
 
 std::string mac_text(const uint8_t* p, size_t n) {
   static const char* hex = "0123456789abcdef";
-  std::string s;
+  std::string s(n ? 3 * n - 1 : 0, ':');  // sized once: this runs for every DHCP message
   for (size_t i = 0; i < n; i++) {
-    if (i) s += ':';
-    s += hex[p[i] >> 4];
-    s += hex[p[i] & 15];
+    s[3 * i] = hex[p[i] >> 4];
+    s[3 * i + 1] = hex[p[i] & 15];
   }
   return s;
 }

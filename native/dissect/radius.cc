@@ -134,44 +134,8 @@ struct Transaction {
 
 std::string ipv4_text(uint32_t a) { return ipv4_string(a); }
 
-std::string bytes_of(ByteReader v) {
-  std::string s;
-  s.reserve(v.size());
-  while (v.has(1)) s.push_back(char(v.u8()));
-  return s;
-}
-
-// RFC 2865 "text" is UTF-8 but "string" attributes are any octets. Every octet that is not
-// part of a well-formed UTF-8 sequence (RFC 3629) becomes U+FFFD here, one per octet, the rule
-// JsonWriter applies: the flat field and its copy in RADIUS_TRANSACTIONS then read the same
-// (src/record.ts would otherwise decode the raw flat bytes by the WHATWG rule, which folds a
-// broken sequence into one U+FFFD).
-std::string valid_utf8(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    const uint8_t c = uint8_t(s[i]);
-    const size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    bool ok = n != 0 && i + n <= s.size();
-    for (size_t j = 1; ok && j < n; j++) ok = (uint8_t(s[i + j]) & 0xC0) == 0x80;
-    if (ok && n == 3) {
-      const uint8_t c1 = uint8_t(s[i + 1]);
-      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);  // overlong, surrogates
-    }
-    if (ok && n == 4) {
-      const uint8_t c1 = uint8_t(s[i + 1]);
-      ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);  // overlong, > U+10FFFF
-    }
-    if (ok) {
-      out.append(s, i, n);
-      i += n;
-    } else {
-      out += "\xEF\xBF\xBD";
-      i++;
-    }
-  }
-  return out;
-}
+// The attribute's octets, in place.
+std::string_view bytes_of(ByteReader v) { return std::string_view(reinterpret_cast<const char*>(v.cur()), v.size()); }
 
 class RadiusDissector final : public Dissector {
  public:
@@ -206,7 +170,13 @@ void RadiusDissector::take_string(ByteReader value, std::string& out, uint64_t& 
     return;
   }
   // RFC 2865 §5: text and string attributes are at least one octet; an empty one says nothing.
-  out = valid_utf8(bytes_of(value));
+  // RFC 2865 "text" is UTF-8 but "string" attributes are any octets. Every octet that is not
+  // part of a well-formed UTF-8 sequence (RFC 3629) becomes U+FFFD here, one per octet, the rule
+  // JsonWriter applies: the flat field and its copy in RADIUS_TRANSACTIONS then read the same
+  // (src/record.ts would otherwise decode the raw flat bytes by the WHATWG rule, which folds a
+  // broken sequence into one U+FFFD).
+  out.clear();
+  JsonWriter::utf8_clean_into(out, bytes_of(value));
 }
 
 void RadiusDissector::take_u32(ByteReader value, uint32_t& out, bool& has, uint64_t& seen, int bit) {
@@ -277,7 +247,7 @@ void RadiusDissector::parse_vsa(ByteReader value, Values& m, uint64_t& seen) {
 // them TBCD-coded instead (two digits per octet, low nibble first, 0xF filler in the last high
 // nibble), which is recognised and decoded to the same digits. Anything else is invalid.
 void RadiusDissector::parse_3gpp_digits(ByteReader value, size_t max_digits, std::string& out) {
-  const std::string raw = bytes_of(value);
+  const std::string_view raw = bytes_of(value);
   bool ascii = !raw.empty() && raw.size() <= max_digits;
   for (char ch : raw) ascii = ascii && ch >= '0' && ch <= '9';
   if (ascii) {

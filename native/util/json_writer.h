@@ -51,7 +51,11 @@ class JsonWriter {
   // Copies s with every byte that does not start a valid UTF-8 sequence replaced by U+FFFD:
   // the one rule for every string leaving the core (flat fields and JSON alike).
   static void utf8_clean_into(std::string& out, std::string_view s) {
-    for (size_t i = 0; i < s.size();) {
+    // ASCII, the usual case, is copied in one run; the rest sequence by sequence.
+    size_t ascii = 0;
+    while (ascii < s.size() && static_cast<unsigned char>(s[ascii]) < 0x80) ascii++;
+    out.append(s.substr(0, ascii));
+    for (size_t i = ascii; i < s.size();) {
       const size_t n = utf8_seq(s, i);
       if (n) {
         out.append(s.substr(i, n));
