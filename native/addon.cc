@@ -557,9 +557,11 @@ Napi::Value LuaBatch(const Napi::CallbackInfo& info) {
 // out (nodejs/node#54918): the main thread drains the platform's tasks while a background
 // compile task waits for a garbage collection only the main thread can run. The probe hit it
 // now and then on short captures; a normal exit takes a few ms and never reaches the timer.
+// exitAfter(code, 0) leaves at once, from the calling thread.
 Napi::Value ExitAfter(const Napi::CallbackInfo& info) {
   const int code = info[0].As<Napi::Number>().Int32Value();
   const uint32_t ms = info[1].As<Napi::Number>().Uint32Value();
+  if (ms == 0) _exit(code);
   std::thread([code, ms] {
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     _exit(code);

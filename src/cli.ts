@@ -420,7 +420,12 @@ const EXIT_GRACE_MS = 500;
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
-    loadNative().exitAfter(code, EXIT_GRACE_MS);
+    // main() has written and closed every output. Node's own way out would still wait for V8's
+    // background compiles of the Lua VM (30-45 ms after a short run with a script) and tear
+    // the heap down: nothing the probe needs. Leave now, unless stdout or stderr still hold
+    // bytes (a slow pipe reader): then Node's exit flushes them, within the grace time.
+    if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) loadNative().exitAfter(code, 0);
+    else loadNative().exitAfter(code, EXIT_GRACE_MS);
   },
   (e: unknown) => {
     say(`error: ${e instanceof Error ? e.message : String(e)}`);
