@@ -33,8 +33,9 @@ if (!fs.existsSync(file)) {
   const probe = new Probe({ interface: file });
   probe.open();
   const batches = [];
+  // Copied: a batch's own bytes are reused for the next one once the sink returns.
   await probe.runBatches((b) => {
-    batches.push(b);
+    batches.push(b.copy());
   });
   let best = null;
   for (let r = 0; r < runs; r++) {

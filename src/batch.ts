@@ -64,6 +64,11 @@ export class FlowBatch {
     return this.rawBytes;
   }
 
+  /** A batch of the same flows that owns its bytes, to keep past the sink (benches, tools). */
+  copy(): FlowBatch {
+    return new FlowBatch(Buffer.from(this.raw), this.anomalyNames);
+  }
+
   /** The pump is done with the batch: its buffer is about to hold the next one. */
   release(): void {
     this.released = true;

@@ -96,6 +96,20 @@ test('a batch kept past its sink says so instead of reading the next batch\'s by
   expect(new Set(all).size).toBe(all.length);
 });
 
+test('a copy taken in the sink keeps its flows after the batch is released', async () => {
+  const file = [...FILES].sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
+  const copies: FlowBatch[] = [];
+  const lines: string[] = [];
+  await eachBatch(file, (b) => {
+    lines.push(b.jsonLines().toString());
+    copies.push(b.copy());
+  });
+  expect(copies.length).toBeGreaterThan(1);
+  // Read only now, after every batch's buffer was reused: each copy still has its own flows.
+  expect(copies.map((c) => c.jsonLines().toString())).toEqual(lines);
+  expect(copies[0].record(copies[0].length - 1).FLOW_ID).toBeGreaterThan(0);
+});
+
 test('records decoded in the sink keep their transactions after the batch is released', async () => {
   // DNS_TRANSACTIONS and the like are decoded lazily (RawJson): they must not read the
   // batch's buffer, which holds later batches by then. Every capture of more than one batch.
