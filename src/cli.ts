@@ -414,6 +414,12 @@ function mergeHookStats(before: HookStats[], now: HookStats[]): HookStats[] {
   return out;
 }
 
+/** --cpu-prof, --heap-prof, --prof and NODE_V8_COVERAGE write their files as Node exits. */
+function nodeWritesAtExit(): boolean {
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  return !!process.env.NODE_V8_COVERAGE || flags.some((f) => /^--(cpu-prof|heap-prof|prof)\b/.test(f));
+}
+
 /** Time Node gets to exit on its own once main() is done (see exitAfter in native/addon.cc). */
 const EXIT_GRACE_MS = 500;
 
@@ -423,9 +429,10 @@ main(process.argv.slice(2)).then(
     // main() has written and closed every output. Node's own way out would still wait for V8's
     // background compiles of the Lua VM (30-45 ms after a short run with a script) and tear
     // the heap down: nothing the probe needs. Leave now, unless stdout or stderr still hold
-    // bytes (a slow pipe reader): then Node's exit flushes them, within the grace time.
-    if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) loadNative().exitAfter(code, 0);
-    else loadNative().exitAfter(code, EXIT_GRACE_MS);
+    // bytes (a slow pipe reader), or Node has a profile or coverage to write on its way out
+    // (bench/profile.sh): then Node exits by itself, within the grace time.
+    const flushed = process.stdout.writableLength === 0 && process.stderr.writableLength === 0;
+    loadNative().exitAfter(code, flushed && !nodeWritesAtExit() ? 0 : EXIT_GRACE_MS);
   },
   (e: unknown) => {
     say(`error: ${e instanceof Error ? e.message : String(e)}`);

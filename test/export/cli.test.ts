@@ -140,3 +140,18 @@ test('the summary says how much CPU the capture thread used', () => {
   expect(cpu).toBeGreaterThan(0);
   expect(cpu).toBeLessThanOrEqual(elapsed + 0.01);
 });
+
+test('a CPU profile asked of Node is still written: the quick exit steps aside for it', () => {
+  // The CLI ends the process itself once its outputs are closed (src/cli.ts), which would
+  // skip what Node writes on its way out; bench/profile.sh relies on --cpu-prof.
+  const dir = tmpDir('cpu-prof');
+  const r = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, CLI, '-i', DNS, '--json-out', '/dev/null', '--lua', path.join(__dirname, '../../bench/trivial.lua')], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  expect(r.status).toBe(0);
+  const profiles = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  expect(profiles).toHaveLength(1);
+  const prof = JSON.parse(fs.readFileSync(path.join(dir, profiles[0]), 'utf8')) as { nodes: unknown[] };
+  expect(prof.nodes.length).toBeGreaterThan(10);
+});
