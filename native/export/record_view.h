@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "../util/ip_text.h"
+
 namespace nprobe::recview {
 
 inline uint64_t le(const uint8_t* p, int n) {
@@ -24,58 +26,15 @@ inline void put_u64(std::string& o, uint64_t v) {
 }
 
 inline void put_ipv4(std::string& o, const uint8_t* a) {
-  for (int i = 0; i < 4; i++) {
-    if (i) o += '.';
-    put_u64(o, a[i]);
-  }
-}
-
-inline void put_hex16(std::string& o, unsigned v) {
-  char b[8];
-  auto r = std::to_chars(b, b + sizeof b, v, 16);
-  o.append(b, r.ptr);
+  char b[16];
+  o.append(b, nprobe::put_ipv4(b, a));
 }
 
 // RFC 5952 as src/format.ts ipv6ToString: lowercase, no leading zeros, the longest (first if
-// tied) run of two or more zero groups as "::", IPv4-mapped with a dotted tail.
+// tied) run of two or more zero groups as "::", IPv4-mapped with a dotted tail (util/ip_text.h).
 inline void put_ipv6(std::string& o, const uint8_t* a) {
-  unsigned g[8];
-  for (int i = 0; i < 8; i++) g[i] = (unsigned(a[2 * i]) << 8) | a[2 * i + 1];
-  if (!g[0] && !g[1] && !g[2] && !g[3] && !g[4] && g[5] == 0xffff) {
-    o += "::ffff:";
-    put_ipv4(o, a + 12);
-    return;
-  }
-  int best = -1, best_len = 1;
-  for (int i = 0; i < 8;) {
-    if (g[i]) {
-      i++;
-      continue;
-    }
-    int j = i;
-    while (j < 8 && !g[j]) j++;
-    if (j - i > best_len) {
-      best = i;
-      best_len = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) {
-    for (int i = 0; i < 8; i++) {
-      if (i) o += ':';
-      put_hex16(o, g[i]);
-    }
-    return;
-  }
-  for (int i = 0; i < best; i++) {
-    if (i) o += ':';
-    put_hex16(o, g[i]);
-  }
-  o += "::";
-  for (int i = best + best_len; i < 8; i++) {
-    if (i > best + best_len) o += ':';
-    put_hex16(o, g[i]);
-  }
+  char b[nprobe::kMaxIpv6Text + 1];
+  o.append(b, nprobe::put_ipv6(b, a, false));
 }
 
 // The keys of the fixed part: an ext field by one of these names would overwrite it in place

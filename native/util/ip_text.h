@@ -35,10 +35,11 @@ inline std::string ipv4_string(uint32_t host_order) {
 inline constexpr size_t kMaxIpv6Text = 39;
 
 // RFC 5952 text of a[0..15]: lower-case hex without leading zeros, the longest run of two or
-// more zero groups (the first of equal runs) as "::". Like glibc's inet_ntop, which the
-// outputs used before: an IPv4-mapped address (::ffff:a.b.c.d) and the deprecated
-// IPv4-compatible form (::a.b.c.d, but not ::1 or ::) end in a dotted quad.
-inline char* put_ipv6(char* out, const uint8_t* a) {
+// more zero groups (the first of equal runs) as "::", an IPv4-mapped address (::ffff:a.b.c.d)
+// with a dotted tail. v4_compatible: the deprecated IPv4-compatible form (::a.b.c.d, but not
+// ::1 or ::) gets one too, as glibc's inet_ntop writes it (the dissectors' fields used that).
+// The flow addresses leave it out, as src/format.ts's ipv6ToString does (record_view.h).
+inline char* put_ipv6(char* out, const uint8_t* a, bool v4_compatible = true) {
   static constexpr char kHex[] = "0123456789abcdef";
   unsigned w[8];
   for (int i = 0; i < 8; i++) w[i] = unsigned(a[2 * i]) << 8 | a[2 * i + 1];
@@ -54,7 +55,8 @@ inline char* put_ipv6(char* out, const uint8_t* a) {
     i = j;
   }
   if (best_len < 2) best = -1;  // a single zero group is written as 0 (RFC 5952 §4.2.2)
-  const bool v4_tail = best == 0 && (best_len == 6 || (best_len == 7 && w[7] != 1) || (best_len == 5 && w[5] == 0xffff));
+  const bool v4_tail =
+      best == 0 && ((v4_compatible && (best_len == 6 || (best_len == 7 && w[7] != 1))) || (best_len == 5 && w[5] == 0xffff));
   for (int i = 0; i < 8; i++) {
     if (i == best) {
       *out++ = ':';
