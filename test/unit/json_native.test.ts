@@ -11,6 +11,8 @@ import { allCaptures } from '../helpers/probe';
 
 
 const FILES = allCaptures();
+/** The biggest capture: many batches of 37. */
+const BIGGEST = (): string => [...FILES].sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
 
 // Each batch is looked at inside its sink: once the sink returns, the core reuses the batch's
 // memory for the next one (FlowBatch.release()).
@@ -77,8 +79,7 @@ test('changed and dropped records: JS lines for them, native for the rest, order
 });
 
 test('a batch kept past its sink says so instead of reading the next batch\'s bytes', async () => {
-  // The biggest capture: many batches of 37.
-  const file = [...FILES].sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
+  const file = BIGGEST();
   const kept: FlowBatch[] = [];
   const lines: string[] = [];
   await eachBatch(file, (b) => {
@@ -97,7 +98,7 @@ test('a batch kept past its sink says so instead of reading the next batch\'s by
 });
 
 test('a copy taken in the sink keeps its flows after the batch is released', async () => {
-  const file = [...FILES].sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
+  const file = BIGGEST();
   const copies: FlowBatch[] = [];
   const lines: string[] = [];
   await eachBatch(file, (b) => {
