@@ -25,7 +25,6 @@
 // address a client asks for); 0.0.0.0 means "none" everywhere. A transaction's fields are the
 // latest non-empty value among its messages (a REQUEST after a NAK supersedes the first one).
 
-#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,10 +79,6 @@ struct Transaction {
 };
 
 // ---- text helpers --------------------------------------------------------------------------
-
-std::string ipv4_text(uint32_t a) { return ipv4_string(a); }
-
-std::string ipv6_text(const uint8_t* p) { return ipv6_string(p); }
 
 std::string mac_text(const uint8_t* p, size_t n) {
   static const char* hex = "0123456789abcdef";
@@ -334,8 +329,8 @@ class DhcpDissector final : public Dissector {
         break;
       }
       const uint8_t* a = p + i * width;
-      append_list(out, width == 4 ? ipv4_text(uint32_t(a[0]) << 24 | uint32_t(a[1]) << 16 | uint32_t(a[2]) << 8 | a[3])
-                                  : ipv6_text(a));
+      append_list(out, width == 4 ? ipv4_string(uint32_t(a[0]) << 24 | uint32_t(a[1]) << 16 | uint32_t(a[2]) << 8 | a[3])
+                                  : ipv6_string(a));
     }
     return out;
   }
@@ -451,14 +446,14 @@ class DhcpDissector final : public Dissector {
     }
     uint32_t requested = 0;
     four(50, requested);
-    m.client_ip = yiaddr ? ipv4_text(yiaddr) : ciaddr ? ipv4_text(ciaddr) : requested ? ipv4_text(requested) : "";
-    if (siaddr) m.next_server = ipv4_text(siaddr);
-    if (giaddr) m.relay_ip = ipv4_text(giaddr);
+    m.client_ip = yiaddr ? ipv4_string(yiaddr) : ciaddr ? ipv4_string(ciaddr) : requested ? ipv4_string(requested) : "";
+    if (siaddr) m.next_server = ipv4_string(siaddr);
+    if (giaddr) m.relay_ip = ipv4_string(giaddr);
     if (const std::string* v = opt(12)) m.name = text(*v);
     if (const std::string* v = opt(82)) parse_relay_agent(*v, m);
     uint32_t a = 0;
-    if (four(54, a)) m.server_id = ipv4_text(a);
-    if (four(1, a)) m.subnet_mask = ipv4_text(a);
+    if (four(54, a)) m.server_id = ipv4_string(a);
+    if (four(1, a)) m.subnet_mask = ipv4_string(a);
     if (four(51, a)) {
       m.lease = a;
       m.has_lease = true;
@@ -596,7 +591,7 @@ class DhcpDissector final : public Dissector {
         anomaly("dhcp_address_list_cap");
         return;
       }
-      append_list(m.client_ipv6, ipv6_text(a.cur()));
+      append_list(m.client_ipv6, ipv6_string(a.cur()));
     }
   }
 

@@ -22,7 +22,6 @@
 // C2S/S2C: the TEIDs found in messages sent by the flow's client / server.
 
 #include <array>
-#include <cstdio>
 #include <initializer_list>
 #include <optional>
 #include <string>

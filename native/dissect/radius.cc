@@ -132,8 +132,6 @@ struct Transaction {
   Values v;
 };
 
-std::string ipv4_text(uint32_t a) { return ipv4_string(a); }
-
 // The attribute's octets, in place.
 std::string_view bytes_of(ByteReader v) { return std::string_view(reinterpret_cast<const char*>(v.cur()), v.size()); }
 
@@ -386,11 +384,11 @@ void RadiusDissector::write_fields(const Transaction& t, Num&& put_num, Str&& pu
   if (!v.user_name.empty()) put_str("RADIUS_USER_NAME", v.user_name);
   if (!v.calling.empty()) put_str("RADIUS_CALLING_STATION_ID", v.calling);
   if (!v.called.empty()) put_str("RADIUS_CALLED_STATION_ID", v.called);
-  if (v.has_nas_ip) put_str("RADIUS_NAS_IP_ADDR", ipv4_text(v.nas_ip));
+  if (v.has_nas_ip) put_str("RADIUS_NAS_IP_ADDR", ipv4_string(v.nas_ip));
   if (!v.nas_id.empty()) put_str("RADIUS_NAS_IDENTIFIER", v.nas_id);
   if (!v.imsi.empty()) put_str("RADIUS_USER_IMSI", v.imsi);
   if (!v.imei.empty()) put_str("RADIUS_USER_IMEI", v.imei);
-  if (v.has_framed_ip) put_str("RADIUS_FRAMED_IP_ADDR", ipv4_text(v.framed_ip));
+  if (v.has_framed_ip) put_str("RADIUS_FRAMED_IP_ADDR", ipv4_string(v.framed_ip));
   if (!v.session_id.empty()) put_str("RADIUS_ACCT_SESSION_ID", v.session_id);
   if (v.has_status_type) put_num("RADIUS_ACCT_STATUS_TYPE", v.status_type);
   if (v.has_in_octets || v.has_in_gw)
