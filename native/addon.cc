@@ -187,6 +187,7 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
     n("fragBytes", s.frag_bytes);
     n("tableBytes", s.table_bytes);
     n("captureCpuUs", s.capture_cpu_us);
+    n("readerCpuUs", s.reader_cpu_us);
     n("tcpRetransmissions", s.tcp_retransmissions);
     n("tcpGaps", s.tcp_gaps);
     n("tcpGapBytes", s.tcp_gap_bytes);

@@ -74,6 +74,8 @@ export interface NativeStats {
   tableBytes: number;
   /** CPU time the capture thread has used, µs: near the elapsed time, it is the bottleneck. */
   captureCpuUs: number;
+  /** CPU time of the file reader's thread (0 when not reading a file). */
+  readerCpuUs: number;
   firstTsUs: number;
   lastTsUs: number;
   anomalies: Record<string, number>;

@@ -81,7 +81,7 @@ export function summaryLines(
 ): string[] {
   const el = Math.max(o.elapsed, 1e-3);
   const lines = [
-    `${s.packets} packets (${si(s.wireBytes, 'B')}) from ${o.source} in ${o.elapsed.toFixed(2)} s: ${si(s.packets / el, 'pkt/s')}, ${si((s.wireBytes * 8) / el, 'bit/s')} (capture thread ${(s.captureCpuUs / 1e6).toFixed(2)} s CPU)`,
+    `${s.packets} packets (${si(s.wireBytes, 'B')}) from ${o.source} in ${o.elapsed.toFixed(2)} s: ${si(s.packets / el, 'pkt/s')}, ${si((s.wireBytes * 8) / el, 'bit/s')} (capture thread ${(s.captureCpuUs / 1e6).toFixed(2)} s CPU${s.readerCpuUs ? `, file reader ${(s.readerCpuUs / 1e6).toFixed(2)} s` : ''})`,
     `flows: ${s.flowsCreated} created, ${o.flowsOut} exported (${s.flowsEvicted} early for lack of room${o.lua ? `, ${o.lua.suppressed} suppressed by Lua` : ''}), ${s.flowsActive} still active`,
     `decode: ${s.ipPackets} IP, ${s.nonIp} non-IP, ${s.undecodable} undecodable, ${s.fragments} fragments (${s.reassembled} datagrams reassembled, ${s.fragUnattributed} fragment packets without a flow), ${s.tunneled} tunnelled`,
     `drops: ${s.kernelStatsValid ? `kernel ${s.kernelDrop} (of ${s.kernelRecv} received), interface ${s.kernelIfDrop}, ` : ''}export queue ${s.queueDrops}${s.queueDrops ? ` flows (${s.queueDropPackets} packets)` : ''}`,

@@ -81,7 +81,7 @@ void Engine::open() {
     if (!fp) throw CaptureError(cfg_.source + ": " + strerror(errno));
     file_buf_.resize(1 << 20);  // glibc ignores the size unless it is given the buffer
     setvbuf(fp, file_buf_.data(), _IOFBF, file_buf_.size());
-    // One thread at a time reads it (this one for the header, then the capture thread), so
+    // One thread at a time reads it (this one for the header, then the reader thread), so
     // stdio need not lock it: libpcap calls fread twice per packet, and locking took ~10 ms
     // of the ~80 ms libpcap needs to read the 1M-packet bench capture.
     __fsetlocking(fp, FSETLOCKING_BYCALLER);
@@ -95,6 +95,7 @@ void Engine::open() {
       throw CaptureError(cfg_.source + ": " + m);
     }
     file_ = pcap_file(pcap_);
+    reader_ = std::make_unique<FileReader>(pcap_, file_, anomalies_);
     struct stat st;
     if (stat(cfg_.source.c_str(), &st) == 0) file_size_ = uint64_t(st.st_size);
   } else {
@@ -176,6 +177,7 @@ void Engine::start(std::function<void()> notify, std::function<void()> on_exit) 
 
 void Engine::stop() {
   stop_.store(true);
+  if (reader_) reader_->interrupt();
   wake();
 }
 
@@ -190,6 +192,7 @@ void Engine::wake() {
 void Engine::abort() {
   abort_.store(true);
   stop_.store(true);
+  if (reader_) reader_->interrupt();
   wake();
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -239,22 +242,27 @@ void Engine::handle_frame(const pcap_pkthdr* hdr, const u_char* data) {
 }
 
 void Engine::run_file() {
-  pcap_pkthdr* hdr;
-  const u_char* data;
+  reader_->start();
   while (!stop_.load(std::memory_order_relaxed)) {
-    int rc = pcap_next_ex(pcap_, &hdr, &data);
-    if (rc == 1) {
-      handle_frame(hdr, data);
-    } else if (rc == PCAP_ERROR_BREAK) {
-      break;  // end of file
-    } else {
-      std::string m = pcap_geterr(pcap_);
+    const FileReader::Chunk* c = reader_->next();
+    if (!c) break;  // interrupted by stop()
+    size_t off = 0;
+    const pcap_pkthdr* hdr;
+    const u_char* data;
+    while (!stop_.load(std::memory_order_relaxed) && FileReader::frame(*c, off, hdr, data)) handle_frame(hdr, data);
+    file_pos_.store(c->file_pos, std::memory_order_relaxed);
+    const bool last = c->last, error = c->error;
+    reader_->release(c);
+    if (error) {
+      std::string m = reader_->message();
       std::lock_guard<std::mutex> lk(mu_);
       warning_ = cfg_.source + ": capture file is cut short after packet " + std::to_string(dc_.packets.load()) +
                  " (" + m + "); everything before the cut was processed";
-      break;
     }
+    if (last) break;
   }
+  reader_->interrupt();
+  reader_->join();
 }
 
 void Engine::run_live() {
@@ -362,10 +370,7 @@ void Engine::tick(uint64_t now_us) {
 
 void Engine::refresh_io_stats() {
   if (cfg_.is_file) {
-    if (file_) {
-      long pos = ftell(file_);
-      if (pos >= 0) file_pos_.store(uint64_t(pos), std::memory_order_relaxed);
-    }
+    // file_pos_ moves as chunks are done (run_file): the FILE is the reader thread's.
   } else if (nfq_) {
     nf_kernel_drops_.store(nfq_->kernel_drops(), std::memory_order_relaxed);
     nf_accepted_.store(nfq_->verdicts_accept(), std::memory_order_relaxed);
@@ -876,6 +881,7 @@ EngineStats Engine::stats() const {
   s.frag_bytes = ld(frag_bytes_);
   s.table_bytes = ld(table_bytes_);
   s.capture_cpu_us = capture_cpu_now();
+  s.reader_cpu_us = reader_ ? reader_->cpu_us() : 0;
   s.first_ts_us = ld(first_ts_);
   s.last_ts_us = ld(last_ts_);
   for (size_t i = 0; i < kAnomalyCount; i++) s.anomalies[i] = ld(anomalies_.count[i]);

@@ -1,7 +1,8 @@
 // The capture engine: owns the libpcap handle and the capture thread, which decodes every
 // packet, keeps the flow table and puts finished flows in a bounded queue. JS is woken by
 // a payload-less signal and drains the queue in batches ("signal, then drain", DESIGN.md §2).
-// File mode: the thread waits while the queue is full (nothing lost, deterministic).
+// File mode: a reader thread (file_reader.h) reads the file ahead of the capture thread; the
+// capture thread waits while the queue is full (nothing lost, deterministic).
 // Live mode: it never waits; a full queue drops the record and counts it.
 #pragma once
 #include <pcap/pcap.h>
@@ -26,6 +27,7 @@
 #include "../flow/flow_table.h"
 #include "../util/anomalies.h"
 #include "../util/limits.h"
+#include "file_reader.h"
 #include "intercept.h"
 #include "nfqueue.h"
 
@@ -68,6 +70,7 @@ struct EngineStats {
   uint64_t file_size, file_pos;
   uint64_t frag_in_flight, frag_bytes, table_bytes;
   uint64_t capture_cpu_us;  // CPU time of the capture thread so far
+  uint64_t reader_cpu_us;   // and of the file reader's thread (file mode)
   uint64_t first_ts_us, last_ts_us;
   uint64_t anomalies[kAnomalyCount];
   uint64_t tcp_retransmissions, tcp_gaps, tcp_gap_bytes;
@@ -149,6 +152,7 @@ class Engine final : public PacketSink {
   pcap_t* pcap_ = nullptr;
   FILE* file_ = nullptr;
   std::vector<char> file_buf_;  // stdio buffer of file_: must outlive the pcap handle
+  std::unique_ptr<FileReader> reader_;  // file mode: reads ahead on its own thread
   int linktype_ = -1;
   AnomalyCounters anomalies_;
   DissectorAnomalyCounts dissector_anomalies_;

@@ -47,7 +47,8 @@ namespace nprobe {
   X(tcp_overlap)                  /* a segment overlapped data already held (first kept) */    \
   X(intercept_buffer_cap)         /* pending connection: kMaxHeld*PerConn hit, payload not kept */ \
   X(intercept_buffer_memory_cap)  /* pending connections: kMaxHeldBytesTotal hit */             \
-  X(intercept_held_cap)           /* NFQUEUE: kMaxHeldNfPackets held, the packet was dropped */
+  X(intercept_held_cap)           /* NFQUEUE: kMaxHeldNfPackets held, the packet was dropped */ \
+  X(capture_frame_cut)            /* file frame larger than a reader chunk: cut to fit */
 
 enum class Anomaly : uint8_t {
 #define NPROBE_ANOMALY_ENUM(name) name,
