@@ -36,7 +36,10 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++20", "-fexceptions", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "conditions": [
-        ["OS=='linux'", { "ldflags": ["-Wl,--as-needed"] }]
+        ["OS=='linux'", { "ldflags": ["-Wl,--as-needed"] }],
+        # GCC zeroes a decoded packet (~170 bytes, every packet) with "rep stos", whose
+        # start-up cost showed as ~2% of the capture thread; plain vector stores up to 256 bytes.
+        ["target_arch=='x64'", { "cflags_cc": ["-mmemset-strategy=vector_loop:256:noalign,libcall:-1:noalign"] }]
       ]
     }
   ]
