@@ -309,7 +309,7 @@ void Engine::run() {
   pthread_setname_np(pthread_self(), "nprobe-capture");  // shows in top -H, perf, gdb
   set_thread_anomaly_counts(&dissector_anomalies_);
   set_thread_dissector_options(&cfg_.dissector_options);
-  if (pthread_getcpuclockid(pthread_self(), &cpu_clock_) == 0) cpu_clock_ok_.store(true);
+  capture_cpu_.begin();
   if (cfg_.is_file) {
     run_file();
   } else if (nfq_) {
@@ -322,8 +322,7 @@ void Engine::run() {
   decoder_->flush();
   table_->flush(EndReason::kForcedEnd);
   tick(now_us_);
-  capture_cpu_us_.store(capture_cpu_now());
-  cpu_clock_ok_.store(false);  // the clock dies with the thread
+  capture_cpu_.end();
   running_ = false;
   done_ = true;
   signal_pending_.store(true);
@@ -840,15 +839,6 @@ size_t Engine::read_batch(std::vector<FlowRecord>& out, size_t max) {
   return n;
 }
 
-uint64_t Engine::capture_cpu_now() const {
-  // Read while the thread runs; a thread that has just ended makes clock_gettime fail
-  // (EINVAL), and the figure it stored on its way out is used.
-  timespec ts;
-  if (cpu_clock_ok_.load() && clock_gettime(cpu_clock_, &ts) == 0)
-    return uint64_t(ts.tv_sec) * 1000000 + uint64_t(ts.tv_nsec) / 1000;
-  return capture_cpu_us_.load();
-}
-
 EngineStats Engine::stats() const {
   EngineStats s{};
   auto ld = [](const auto& a) { return a.load(std::memory_order_relaxed); };
@@ -880,7 +870,7 @@ EngineStats Engine::stats() const {
   s.frag_in_flight = ld(frag_in_flight_);
   s.frag_bytes = ld(frag_bytes_);
   s.table_bytes = ld(table_bytes_);
-  s.capture_cpu_us = capture_cpu_now();
+  s.capture_cpu_us = capture_cpu_.now_us();
   s.reader_cpu_us = reader_ ? reader_->cpu_us() : 0;
   s.first_ts_us = ld(first_ts_);
   s.last_ts_us = ld(last_ts_);

@@ -27,6 +27,7 @@
 #include "../flow/flow_table.h"
 #include "../util/anomalies.h"
 #include "../util/limits.h"
+#include "../util/thread_cpu.h"
 #include "file_reader.h"
 #include "intercept.h"
 #include "nfqueue.h"
@@ -187,11 +188,7 @@ class Engine final : public PacketSink {
       queue_drops_{0}, queue_drop_packets_{0}, kernel_recv_{0}, kernel_drop_{0}, kernel_ifdrop_{0}, file_size_{0},
       file_pos_{0}, frag_in_flight_{0}, frag_bytes_{0}, table_bytes_{0}, first_ts_{0}, last_ts_{0};
   std::atomic<bool> kernel_stats_valid_{false};
-  // The capture thread's CPU time: its clock while it runs, the final figure once it is done.
-  std::atomic<uint64_t> capture_cpu_us_{0};
-  std::atomic<bool> cpu_clock_ok_{false};
-  clockid_t cpu_clock_{};
-  uint64_t capture_cpu_now() const;
+  ThreadCpu capture_cpu_;  // the capture thread's CPU time
   std::atomic<uint64_t> tcp_retransmissions_{0}, tcp_gaps_{0}, tcp_gap_bytes_{0};
   uint64_t reasm_waiting_ = 0;  // out-of-order bytes held over all flows (capture thread)
   bool have_tcp_dissectors_ = false;

@@ -4,7 +4,6 @@
 #include <pthread.h>
 
 #include <cstring>
-#include <ctime>
 
 namespace nprobe {
 
@@ -39,13 +38,6 @@ void FileReader::interrupt() {
 std::string FileReader::message() const {
   std::lock_guard<std::mutex> lk(mu_);
   return message_;
-}
-
-uint64_t FileReader::cpu_us() const {
-  timespec ts;
-  if (cpu_clock_ok_.load() && clock_gettime(cpu_clock_, &ts) == 0)
-    return uint64_t(ts.tv_sec) * 1000000 + uint64_t(ts.tv_nsec) / 1000;
-  return cpu_us_.load();
 }
 
 FileReader::Chunk* FileReader::acquire() {
@@ -96,7 +88,7 @@ bool FileReader::put(const pcap_pkthdr* h, const u_char* d, Chunk*& cur) {
 
 void FileReader::run() {
   pthread_setname_np(pthread_self(), "nprobe-reader");
-  if (pthread_getcpuclockid(pthread_self(), &cpu_clock_) == 0) cpu_clock_ok_.store(true);
+  cpu_.begin();
   Chunk* cur = acquire();
   while (cur) {
     pcap_pkthdr* h;
@@ -115,8 +107,7 @@ void FileReader::run() {
     publish(cur);
     break;
   }
-  cpu_us_.store(cpu_us());
-  cpu_clock_ok_.store(false);  // the clock dies with the thread
+  cpu_.end();
   // Interrupted before the last chunk went out: the capture thread must not wait for it.
   std::lock_guard<std::mutex> lk(mu_);
   finished_ = true;

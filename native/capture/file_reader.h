@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "../util/anomalies.h"
+#include "../util/thread_cpu.h"
 
 namespace nprobe {
 
@@ -57,7 +58,7 @@ class FileReader {
   void interrupt();
   void join();
   std::string message() const;  // libpcap's error, when the last chunk says error
-  uint64_t cpu_us() const;      // the reader thread's CPU time (so far, or in all)
+  uint64_t cpu_us() const { return cpu_.now_us(); }  // the reader thread's (so far, or in all)
 
  private:
   void run();
@@ -78,9 +79,7 @@ class FileReader {
   std::string message_;
   AnomalyCounters& an_;
   std::thread thread_;
-  clockid_t cpu_clock_{};
-  std::atomic<bool> cpu_clock_ok_{false};
-  std::atomic<uint64_t> cpu_us_{0};
+  ThreadCpu cpu_;
 };
 
 }  // namespace nprobe
