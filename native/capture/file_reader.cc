@@ -122,8 +122,8 @@ const FileReader::Chunk* FileReader::next() {
 }
 
 void FileReader::release(const Chunk* c) {
-  (void)c;
   std::lock_guard<std::mutex> lk(mu_);
+  if (filled_ == 0 || c != &ring_[head_]) return;  // only the chunk next() gave, once
   head_ = (head_ + 1) % kChunks;
   filled_--;
   cv_.notify_all();
