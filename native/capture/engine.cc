@@ -94,8 +94,7 @@ void Engine::open() {
         throw CaptureError(cfg_.source + ": not a readable pcap or pcapng capture (" + m + ")");
       throw CaptureError(cfg_.source + ": " + m);
     }
-    file_ = pcap_file(pcap_);
-    reader_ = std::make_unique<FileReader>(pcap_, file_, anomalies_);
+    reader_ = std::make_unique<FileReader>(pcap_, anomalies_);
     struct stat st;
     if (stat(cfg_.source.c_str(), &st) == 0) file_size_ = uint64_t(st.st_size);
   } else {

@@ -151,8 +151,7 @@ class Engine final : public PacketSink {
 
   EngineConfig cfg_;
   pcap_t* pcap_ = nullptr;
-  FILE* file_ = nullptr;
-  std::vector<char> file_buf_;  // stdio buffer of file_: must outlive the pcap handle
+  std::vector<char> file_buf_;  // stdio buffer of the file libpcap reads: must outlive the pcap handle
   std::unique_ptr<FileReader> reader_;  // file mode: reads ahead on its own thread
   int linktype_ = -1;
   AnomalyCounters anomalies_;

@@ -12,7 +12,7 @@ constexpr size_t kHdr = (sizeof(pcap_pkthdr) + 7) & ~size_t(7);
 constexpr size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
 }  // namespace
 
-FileReader::FileReader(pcap_t* pcap, FILE* file, AnomalyCounters& an) : pcap_(pcap), file_(file), an_(an) {
+FileReader::FileReader(pcap_t* pcap, AnomalyCounters& an) : pcap_(pcap), file_(pcap_file(pcap)), an_(an) {
   for (Chunk& c : ring_) c.buf = std::make_unique<uint8_t[]>(kChunkBytes);
 }
 

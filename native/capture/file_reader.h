@@ -41,9 +41,9 @@ class FileReader {
     bool error = false;     // last, and the file is cut short (message())
   };
 
-  // Borrows pcap (an offline handle), its FILE (for the progress offset) and the engine's
+  // Borrows pcap (an offline handle; its FILE gives the progress offset) and the engine's
   // anomaly counters (capture_frame_cut).
-  FileReader(pcap_t* pcap, FILE* file, AnomalyCounters& an);
+  FileReader(pcap_t* pcap, AnomalyCounters& an);
   ~FileReader();
   FileReader(const FileReader&) = delete;
   FileReader& operator=(const FileReader&) = delete;
@@ -73,7 +73,7 @@ class FileReader {
   // Chunks [head_, head_ + filled_) (mod kChunks) are the capture thread's, the others the
   // reader's; both indices move under mu_.
   size_t head_ = 0, filled_ = 0, tail_ = 0;
-  bool finished_ = false;  // the last chunk was published
+  bool finished_ = false;  // nothing more will be published (the last chunk, or interrupted)
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> stop_{false};
