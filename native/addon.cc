@@ -188,6 +188,7 @@ class NativeProbe : public Napi::ObjectWrap<NativeProbe> {
     n("tableBytes", s.table_bytes);
     n("captureCpuUs", s.capture_cpu_us);
     n("readerCpuUs", s.reader_cpu_us);
+    o.Set("fileReader", Napi::String::New(env, s.file_reader));
     n("tcpRetransmissions", s.tcp_retransmissions);
     n("tcpGaps", s.tcp_gaps);
     n("tcpGapBytes", s.tcp_gap_bytes);

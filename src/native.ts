@@ -76,6 +76,8 @@ export interface NativeStats {
   captureCpuUs: number;
   /** CPU time of the file reader's thread (0 when not reading a file). */
   readerCpuUs: number;
+  /** File mode: 'block' (classic pcap records read in blocks) or 'libpcap' (pcap_next_ex); '' live. */
+  fileReader: 'block' | 'libpcap' | '';
   firstTsUs: number;
   lastTsUs: number;
   anomalies: Record<string, number>;

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "../reassembly/tcp_flow.h"
@@ -94,7 +95,6 @@ void Engine::open() {
         throw CaptureError(cfg_.source + ": not a readable pcap or pcapng capture (" + m + ")");
       throw CaptureError(cfg_.source + ": " + m);
     }
-    reader_ = std::make_unique<FileReader>(pcap_, anomalies_);
     struct stat st;
     if (stat(cfg_.source.c_str(), &st) == 0) file_size_ = uint64_t(st.st_size);
   } else {
@@ -150,6 +150,13 @@ void Engine::open() {
       pcap_ = nullptr;
       throw CaptureError("cannot set filter \"" + cfg_.filter + "\": " + m);
     }
+  }
+  if (cfg_.is_file) {
+    // Records are read in blocks unless a BPF filter must see each one (libpcap applies it in
+    // pcap_next_ex) or the file is stdin; NPROBE_FILE_READER=libpcap asks for libpcap's reads.
+    const char* how = getenv("NPROBE_FILE_READER");
+    const bool block_ok = cfg_.filter.empty() && cfg_.source != "-" && !(how && strcmp(how, "libpcap") == 0);
+    reader_ = std::make_unique<FileReader>(pcap_, anomalies_, block_ok);
   }
   table_ = std::make_unique<FlowTable>(
       FlowTableConfig{cfg_.max_flows, cfg_.idle_us, cfg_.active_us, std::min(limits::kTcpCloseLingerUs, cfg_.idle_us)},
@@ -246,9 +253,9 @@ void Engine::run_file() {
     const FileReader::Chunk* c = reader_->next();
     if (!c) break;  // interrupted by stop()
     size_t off = 0;
-    const pcap_pkthdr* hdr;
+    pcap_pkthdr hdr;
     const u_char* data;
-    while (!stop_.load(std::memory_order_relaxed) && FileReader::frame(*c, off, hdr, data)) handle_frame(hdr, data);
+    while (!stop_.load(std::memory_order_relaxed) && reader_->frame(*c, off, hdr, data)) handle_frame(&hdr, data);
     file_pos_.store(c->file_pos, std::memory_order_relaxed);
     const bool last = c->last, error = c->error;
     reader_->release(c);
@@ -871,6 +878,7 @@ EngineStats Engine::stats() const {
   s.table_bytes = ld(table_bytes_);
   s.capture_cpu_us = capture_cpu_.now_us();
   s.reader_cpu_us = reader_ ? reader_->cpu_us() : 0;
+  s.file_reader = !reader_ ? "" : reader_->block_mode() ? "block" : "libpcap";
   s.first_ts_us = ld(first_ts_);
   s.last_ts_us = ld(last_ts_);
   for (size_t i = 0; i < kAnomalyCount; i++) s.anomalies[i] = ld(anomalies_.count[i]);

@@ -72,6 +72,7 @@ struct EngineStats {
   uint64_t frag_in_flight, frag_bytes, table_bytes;
   uint64_t capture_cpu_us;  // CPU time of the capture thread so far
   uint64_t reader_cpu_us;   // and of the file reader's thread (file mode)
+  const char* file_reader = "";  // file mode: how records are read ("block" or "libpcap"), else ""
   uint64_t first_ts_us, last_ts_us;
   uint64_t anomalies[kAnomalyCount];
   uint64_t tcp_retransmissions, tcp_gaps, tcp_gap_bytes;

@@ -1,9 +1,10 @@
-// The file reader thread (native/capture/file_reader.h): libpcap reads the capture on a
-// thread of its own and hands frames to the capture thread in a ring of 512 KiB chunks.
-// A synthetic capture of ~15 MB goes round that ring many times, with frames from 42 bytes
-// to libpcap's 256 KiB cap, so frames land at every offset in a chunk and at its end; every
-// frame must reach its flow intact, and a file cut short after many chunks must still give
-// every frame before the cut.
+// The file reader thread (native/capture/file_reader.h): the capture is read on a thread of
+// its own and handed to the capture thread in a ring of 512 KiB chunks, in blocks of records
+// (block mode) or frame by frame through libpcap; both are run here. A synthetic capture of
+// ~15 MB goes round that ring many times, with frames from 42 bytes to libpcap's 256 KiB cap,
+// so frames land at every offset in a chunk, at its end and across it (block mode carries a
+// partial record over); every frame must reach its flow intact, and a file cut short after
+// many chunks must still give every frame before the cut.
 import * as fs from 'fs';
 import * as path from 'path';
 import { Probe } from '../../src';
@@ -70,8 +71,8 @@ beforeAll(() => {
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-test('every frame, from 42 bytes to 256 KiB, reaches its flow across many chunks', () => {
-  const r = runProbe(file);
+test.each(['block', 'libpcap'])('every frame, from 42 bytes to 256 KiB, reaches its flow across many chunks (%s reads)', (mode) => {
+  const r = runProbe(file, [], { env: { NPROBE_FILE_READER: mode } });
   expect(r.status).toBe(0);
   expect(r.badLines).toEqual([]);
   const s = parseSummary(r.stderr)!;
@@ -96,18 +97,19 @@ test('the library reads the same file through the reader and counts its CPU', as
   const s = probe.stats();
   expect(s.packets).toBe(N);
   expect(s.filePos).toBe(fs.statSync(file).size); // progress reaches the end of the file
-  expect(s.readerCpuUs).toBeGreaterThan(0); // ~15 MB copied twice: some CPU, in µs
+  expect(s.fileReader).toBe('block'); // a classic pcap, no filter: read in blocks
+  expect(s.readerCpuUs).toBeGreaterThan(0); // ~15 MB read: some CPU, in µs
   expect(s.readerCpuUs).toBeLessThan(60e6);
 });
 
-test('a file cut short after many chunks: one warning, every frame before the cut counted', () => {
+test.each(['block', 'libpcap'])('a file cut short after many chunks: one warning, every frame before the cut counted (%s reads)', (mode) => {
   const K = N - 100;
   // Offset of record K: the 24-byte file header, then 16 + length per record.
   let off = 24;
   for (let i = 0; i < K; i++) off += 16 + frames[i].data.length;
   const cut = path.join(dir, 'cut.pcap');
   fs.writeFileSync(cut, fs.readFileSync(file).subarray(0, off + 16 + 10)); // inside record K's data
-  const r = runProbe(cut);
+  const r = runProbe(cut, [], { env: { NPROBE_FILE_READER: mode } });
   expect(r.status).toBe(0);
   expect(r.stderrLines.filter((l) => /^nprobe: warning: .*cut short after packet \d+/.test(l))).toEqual([
     expect.stringContaining(`cut short after packet ${K} `),
