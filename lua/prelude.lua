@@ -24,13 +24,26 @@ local stats = {}
 local added = false
 local NEWKEY = { __newindex = function(t, k, v) added = true; rawset(t, k, v) end }
 
--- The watchdog's state lives in a table the generated hook callers can reach. W.t0: nil
+-- The watchdog is a count hook set only around a hook's own call: while any hook is set,
+-- Lua 5.4 traps every instruction of every Lua function (luaG_traceexec), and over a whole
+-- batch that made the prelude's unpacking and table building ~20% slower (bench/lua.js:
+-- 3.8 -> 3.5 us per trivial call, the two sethook calls included).
+-- Its state lives in a table the generated hook callers can reach. W.t0: nil
 -- outside a hook call; false in a call the watchdog has not seen yet; then the os.clock() of
--- its first visit, 1000 VM instructions in. A call is timed from there: os.clock() ticks in
+-- its first visit, 1000 VM instructions into the call. A call is timed from there: os.clock() ticks in
 -- milliseconds here (Date.now() underneath) and costs a JS crossing, so reading it twice per
 -- call was ~8% of a trivial hook's cost for a reading that was 0 nearly every time; a call
 -- too short to meet the watchdog counts 0, as it did, and a long one loses a few microseconds.
 local W = { t0 = nil, budget = math.huge }
+
+local function watchdog()
+  local t0 = W.t0
+  if t0 == false then
+    W.t0 = clock()
+  elseif t0 and clock() - t0 > W.budget then
+    error(TIMEOUT, 0)
+  end
+end
 
 -- For one hook, generated once at registration: a function that unpacks a flow's values in
 -- one string.unpack call, builds its table with one constructor (presized, no rehash), calls
@@ -47,19 +60,21 @@ local function compile(keys, types, fn, tbl)
     fields[j] = "[" .. k .. "]=v" .. j
     same[j] = "t[" .. k .. "]==v" .. j
   end
-  local src = "local unpack, setmetatable, NEWKEY, pcall, clock, W, G = ...\n" ..
+  local src = "local unpack, setmetatable, NEWKEY, pcall, clock, W, G, sethook, watchdog = ...\n" ..
     "return function(s, p)\n" ..
     "  local " .. concat(vars, ",") .. ", np = unpack(" .. string.format("%q", concat(fmt)) .. ", s, p)\n" ..
     "  local t = setmetatable({" .. concat(fields, ",") .. "}, NEWKEY)\n" ..
     "  G[" .. string.format("%q", tbl) .. "] = t\n" ..
     "  local fn = G[" .. string.format("%q", fn) .. "]\n" ..
     "  W.t0 = false\n" ..
+    "  sethook(watchdog, '', 1000)\n" ..
     "  local ok, r = pcall(fn)\n" ..
+    "  sethook()\n" ..
     "  local t0 = W.t0\n" ..
     "  W.t0 = nil\n" ..
     "  return np, ok, r, t, t0 and clock() - t0 or 0, " .. concat(same, " and ") .. "\n" ..
     "end\n"
-  return load(src, "=hook call", "t")(unpack, setmetatable, NEWKEY, pcall, clock, W, _G), concat(fmt)
+  return load(src, "=hook call", "t")(unpack, setmetatable, NEWKEY, pcall, clock, W, _G, sethook, watchdog), concat(fmt)
 end
 
 function N.register(i, fn, tbl, types, ...)
@@ -82,15 +97,6 @@ function N.loadscript(src, name)
   local ok, e = pcall(f)
   if not ok then return tostring(e) end
   return nil
-end
-
-local function watchdog()
-  local t0 = W.t0
-  if t0 == false then
-    W.t0 = clock()
-  elseif t0 and clock() - t0 > W.budget then
-    error(TIMEOUT, 0)
-  end
 end
 
 -- The result crosses back as one C string split on \1 and \2: those bytes and NUL inside a
@@ -146,7 +152,6 @@ function N.run(s, budget)
   local pos = 0
   local p, n = 1, #s
   W.budget = budget
-  sethook(watchdog, "", 1000)
   while p <= n do
     run_pos = pos
     local h, layout
@@ -160,7 +165,9 @@ function N.run(s, budget)
       t, np = build_tagged(hk, s, p, orig)
       _G[hk.tbl] = t
       W.t0 = false
+      sethook(watchdog, "", 1000)
       ok, r = pcall(_G[hk.fn])
+      sethook()
       local t0 = W.t0
       W.t0 = nil
       dt = t0 and clock() - t0 or 0
@@ -208,7 +215,6 @@ function N.run(s, budget)
     p = np
     pos = pos + 1
   end
-  sethook()
   run_out, run_pos = {}, 0
   return concat(out, "\2")
 end
