@@ -13,21 +13,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { Probe } from '../../src';
 import * as g from '../helpers/pcapgen';
-import { mapLimit, parseSummary, ProbeRun, runCliAsync, runProbe } from '../helpers/probe';
+import { allCaptures, mapLimit, parseSummary, ProbeRun, runCliAsync, runProbe } from '../helpers/probe';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLASSIC = new Set(['a1b2c3d4', 'd4c3b2a1', 'a1b23c4d', '4d3cb2a1']);
 const T0 = 1_700_000_000_000_000;
-
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...walk(p));
-    else if (/\.(pcap|cap)$/.test(e.name)) out.push(p);
-  }
-  return out;
-}
 
 function magic(file: string): string {
   const fd = fs.openSync(file, 'r');
@@ -52,7 +42,7 @@ function expectSame(block: ProbeRun, lib: ProbeRun): void {
 }
 
 describe('every classic capture in test/ reads the same in blocks as through libpcap', () => {
-  const files = walk(path.join(ROOT, 'test')).filter((f) => CLASSIC.has(magic(f)));
+  const files = allCaptures(path.join(ROOT, 'test')).filter((f) => CLASSIC.has(magic(f)));
 
   test('the corpus has captures of each kind block mode must handle', () => {
     const kinds = new Set(files.map(magic));
@@ -190,14 +180,12 @@ describe('files cut short give libpcap\'s words and every whole frame before the
   const recs: Rec[] = [];
   for (let i = 0; i < 4; i++) recs.push({ tsUs: T0 + i, data: udpFrame(7000, 30, i) }); // 72-byte frames
   const whole = pcapFile(recs, { snaplen: 50 }); // every frame is longer than the snapshot
-  const rec0 = 24;
   const rec3 = 24 + 3 * (16 + 72);
   test.each([
     ['inside a record header', rec3 + 5, 'tried to read 16 header bytes, only got 5'],
     ['inside the snapshot part of a frame', rec3 + 16 + 20, 'tried to read 50 captured bytes, only got 20'],
     ['past the snapshot part of a frame', rec3 + 16 + 60, 'tried to read 72 captured bytes, only got 60'],
   ])('%s', async (name, cut, words) => {
-    expect(rec3).toBeGreaterThan(rec0);
     const f = save(`cut-${cut}.pcap`, whole.subarray(0, cut));
     const [block, lib] = await both(f);
     expectSame(block, lib);
@@ -217,7 +205,7 @@ test('block mode is the one used for a classic file; libpcap for pcapng, a filte
   };
   expect(await mode(f)).toBe('block');
   expect(await mode(f, { filter: 'udp' })).toBe('libpcap');
-  const ng = walk(path.join(ROOT, 'test')).find((x) => magic(x) === '0a0d0d0a')!;
+  const ng = allCaptures(path.join(ROOT, 'test')).find((x) => magic(x) === '0a0d0d0a')!;
   expect(await mode(ng)).toBe('libpcap');
   // jest gives each test file a copy of the environment, so the switch is tried in a child.
   const script = `const { Probe } = require(${JSON.stringify(path.join(ROOT, 'dist', 'src'))});
