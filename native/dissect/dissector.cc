@@ -10,17 +10,19 @@
 
 namespace nprobe {
 
-void FieldWriter::head(uint8_t type, std::string_view name, uint32_t len) {
+uint8_t* FieldWriter::head(uint8_t type, std::string_view name, uint32_t len) {
   const uint16_t nl = uint16_t(std::min<size_t>(name.size(), 0xFFFF));
-  // One resize and plain stores: this runs for every field of every exported flow.
+  // One resize for header and value, plain stores: this runs for every field of every
+  // exported flow. The caller copies the value to the pointer returned.
   const size_t at = out_.size();
-  out_.resize(at + 3 + nl + 4);
+  out_.resize(at + 3 + nl + 4 + len);
   uint8_t* p = out_.data() + at;
   p[0] = type;
   p[1] = uint8_t(nl);
   p[2] = uint8_t(nl >> 8);
   std::memcpy(p + 3, name.data(), nl);
   for (int i = 0; i < 4; i++) p[3 + nl + i] = uint8_t(len >> (8 * i));
+  return p + 3 + nl + 4;
 }
 
 namespace {
@@ -42,10 +44,7 @@ bool valid_utf8(std::string_view v) {
 }  // namespace
 
 void FieldWriter::num(std::string_view name, double v) {
-  head(1, name, 8);
-  uint8_t b[8];
-  std::memcpy(b, &v, 8);  // little-endian hosts only (x86-64, arm64)
-  out_.insert(out_.end(), b, b + 8);
+  std::memcpy(head(1, name, 8), &v, 8);  // little-endian hosts only (x86-64, arm64)
 }
 
 void FieldWriter::str(std::string_view name, std::string_view v) {
@@ -58,19 +57,18 @@ void FieldWriter::str(std::string_view name, std::string_view v) {
   // Same invalid-UTF-8 rule as JsonWriter, so a flat field and its copy inside
   // <PROTO>_TRANSACTIONS read the same. Most strings are valid: copy them as they are.
   if (valid_utf8(v)) {
-    head(2, name, uint32_t(v.size()));
-    out_.insert(out_.end(), v.begin(), v.end());
+    uint8_t* p = head(2, name, uint32_t(v.size()));
+    if (!v.empty()) std::memcpy(p, v.data(), v.size());
     return;
   }
   std::string clean;
   JsonWriter::utf8_clean_into(clean, v);
-  head(2, name, uint32_t(clean.size()));
-  out_.insert(out_.end(), clean.begin(), clean.end());
+  std::memcpy(head(2, name, uint32_t(clean.size())), clean.data(), clean.size());
 }
 
 void FieldWriter::json(std::string_view name, std::string_view text) {
-  head(3, name, uint32_t(text.size()));
-  out_.insert(out_.end(), text.begin(), text.end());
+  uint8_t* p = head(3, name, uint32_t(text.size()));
+  if (!text.empty()) std::memcpy(p, text.data(), text.size());
 }
 
 void DissectorDelete::operator()(Dissector* d) const { delete d; }

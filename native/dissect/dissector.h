@@ -48,7 +48,7 @@ class FieldWriter {
   void str_if(std::string_view name, std::string_view v) { if (!v.empty()) str(name, v); }
 
  private:
-  void head(uint8_t type, std::string_view name, uint32_t len);
+  uint8_t* head(uint8_t type, std::string_view name, uint32_t len);  // where the value goes
   std::vector<uint8_t>& out_;
 };
 

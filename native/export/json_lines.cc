@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "../flow/flow_record.h"
+#include "../util/json_writer.h"
 #include "record_view.h"
 
 namespace nprobe {
@@ -17,7 +18,7 @@ using namespace recview;
 void put_i64(std::string& o, int64_t v) {
   char b[24];
   auto r = std::to_chars(b, b + sizeof b, v);
-  o.append(b, r.ptr);
+  o.append(b, size_t(r.ptr - b));  // (pointer, length): the two-pointer form goes through _M_replace
 }
 
 // JSON.stringify's string form for valid UTF-8 text: \" \\ \b \f \n \r \t, other controls
@@ -27,6 +28,14 @@ void put_str(std::string& o, std::string_view s) {
   o += '"';
   size_t run = 0;  // start of the pending unescaped run
   for (size_t i = 0; i < s.size(); i++) {
+    if (i + 8 <= s.size()) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if (swar::json_plain(w)) {
+        i += 7;  // the loop's i++ makes 8
+        continue;
+      }
+    }
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     o.append(s.data() + run, i - run);
@@ -68,6 +77,12 @@ void put_mac(std::string& o, const uint8_t* m) {
   o += '"';
 }
 
+// The dissector's anomaly list (finish_record), which goes into FLOW_ANOMALIES.
+bool is_anomalies(const ExtField& f) {
+  constexpr uint64_t kTag = name_tag("__ANOMALIES");
+  return f.tag == kTag && f.name == "__ANOMALIES" && f.type != 1 && f.type != 3;
+}
+
 // One record as flowToJson writes it; false when JS must do it (see the header).
 bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std::vector<std::string>& anomaly_names,
                    const std::vector<std::string>& l7_names, std::string& o) {
@@ -77,16 +92,16 @@ bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std
   int anomalies_at = -1;
   for (size_t i = 0; i < ext.size(); i++) {
     const ExtField& f = ext[i];
-    if (f.name == "__ANOMALIES" && f.type != 1 && f.type != 3) {
+    if (is_anomalies(f)) {
       if (f.value.empty()) return false;
       if (anomalies_at < 0) anomalies_at = int(i);
       if (!anomalies_extra.empty()) anomalies_extra += ',';
       anomalies_extra.append(f.value);
       continue;
     }
-    if (is_fixed_key(f.name)) return false;
+    if (is_fixed_key(f.name, f.tag)) return false;
     for (size_t j = 0; j < i; j++)
-      if (ext[j].name == f.name) return false;
+      if (ext[j].tag == f.tag && ext[j].name == f.name) return false;
     if (f.type == 1) {
       if (f.value.size() < 8) return false;
       double d;
@@ -154,7 +169,7 @@ bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std
   }
   for (size_t i = 0; i < ext.size(); i++) {
     const ExtField& f = ext[i];
-    if (f.name == "__ANOMALIES" && f.type != 1 && f.type != 3) {
+    if (is_anomalies(f)) {
       if (!mask && int(i) == anomalies_at) put_key(o, "FLOW_ANOMALIES"), put_str(o, anomalies_extra);
       continue;
     }

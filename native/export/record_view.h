@@ -2,9 +2,11 @@
 // exporters (json_lines.cc, lua_batch.cc): little-endian fields, the variable part's fields,
 // and the text forms of addresses exactly as src/format.ts writes them.
 #pragma once
+#include <array>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,19 +24,19 @@ inline uint64_t le(const uint8_t* p, int n) {
 inline void put_u64(std::string& o, uint64_t v) {
   char b[24];
   auto r = std::to_chars(b, b + sizeof b, v);
-  o.append(b, r.ptr);
+  o.append(b, size_t(r.ptr - b));  // (pointer, length): the two-pointer form goes through _M_replace
 }
 
 inline void put_ipv4(std::string& o, const uint8_t* a) {
   char b[16];
-  o.append(b, nprobe::put_ipv4(b, a));
+  o.append(b, size_t(nprobe::put_ipv4(b, a) - b));
 }
 
 // RFC 5952 as src/format.ts ipv6ToString: lowercase, no leading zeros, the longest (first if
 // tied) run of two or more zero groups as "::", IPv4-mapped with a dotted tail (util/ip_text.h).
 inline void put_ipv6(std::string& o, const uint8_t* a) {
   char b[nprobe::kMaxIpv6Text + 1];
-  o.append(b, nprobe::put_ipv6(b, a, false));
+  o.append(b, size_t(nprobe::put_ipv6(b, a, false) - b));
 }
 
 // The keys of the fixed part: an ext field by one of these names would overwrite it in place
@@ -49,15 +51,35 @@ inline constexpr std::string_view kFixedKeys[] = {
     "IN_SRC_MAC", "OUT_DST_MAC", "ICMP_TYPE", "FLOW_END_REASON", "L7_PROTO", "L7_PROTO_NAME",
     "UPSTREAM_TUNNEL_ID", "DOWNSTREAM_TUNNEL_ID", "OUTER_FLOW_ID", "FLOW_ANOMALIES"};
 
-inline bool is_fixed_key(std::string_view k) {
-  for (std::string_view f : kFixedKeys)
-    if (k == f) return true;
+// A field name's fingerprint: its length and its first and last 8 bytes (overlapping when
+// shorter). Equal names have equal tags, so names whose tags differ differ: the key checks
+// below compare tags and call memcmp only on a match (the memcmps were ~10% of JSON lines).
+constexpr uint64_t name_tag(std::string_view n) {
+  uint64_t a = 0, b = 0;
+  const size_t k = n.size() < 8 ? n.size() : 8;
+  for (size_t i = 0; i < k; i++) {
+    a |= uint64_t(static_cast<unsigned char>(n[i])) << (8 * i);
+    b |= uint64_t(static_cast<unsigned char>(n[n.size() - k + i])) << (8 * i);
+  }
+  return a ^ ((b << 29) | (b >> 35)) ^ (uint64_t(n.size()) << 48);
+}
+
+inline constexpr auto kFixedKeyTags = [] {
+  std::array<uint64_t, std::size(kFixedKeys)> t{};
+  for (size_t i = 0; i < t.size(); i++) t[i] = name_tag(kFixedKeys[i]);
+  return t;
+}();
+
+inline bool is_fixed_key(std::string_view k, uint64_t tag) {
+  for (size_t i = 0; i < kFixedKeyTags.size(); i++)
+    if (kFixedKeyTags[i] == tag && k == kFixedKeys[i]) return true;
   return false;
 }
 
 struct ExtField {
   uint8_t type;
   std::string_view name, value;
+  uint64_t tag;  // name_tag(name)
 };
 
 // Parses the variable part as src/record.ts decodeExt does (stops where a field would not fit).
@@ -70,6 +92,7 @@ inline bool parse_ext(const uint8_t* p, size_t len, std::vector<ExtField>& out) 
     const size_t name_len = le(p + q + 1, 2);
     if (q + 3 + name_len + 4 > len) return false;
     f.name = std::string_view(reinterpret_cast<const char*>(p + q + 3), name_len);
+    f.tag = name_tag(f.name);
     q += 3 + name_len;
     const size_t val_len = le(p + q, 4);
     q += 4;

@@ -2,12 +2,27 @@
 // (per-transaction arrays). Escapes per RFC 8259; invalid UTF-8 bytes become U+FFFD so the
 // output is always valid JSON whatever the packet held.
 #pragma once
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 namespace nprobe {
+
+// Word-at-a-time tests over 8 string bytes (the "has a zero byte" trick): the JSON escapers
+// skip runs of plain text 8 bytes per step instead of testing every byte.
+namespace swar {
+inline constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+// Non-zero iff some byte of v is below n (0 < n <= 128). Exact as a yes/no: the lowest such
+// byte is always flagged (no borrow reaches it), and without one nothing borrows at all.
+inline uint64_t bytes_below(uint64_t v, uint8_t n) { return (v - kOnes * n) & ~v & kHigh; }
+inline uint64_t bytes_equal(uint64_t v, uint8_t c) { return bytes_below(v ^ (kOnes * c), 1); }
+// True when none of the 8 bytes needs escaping inside a JSON string: no control byte, no '"',
+// no '\\' (bytes >= 0x80 pass; callers that must check UTF-8 test kHigh themselves).
+inline bool json_plain(uint64_t w) { return !(bytes_below(w, 0x20) | bytes_equal(w, '"') | bytes_equal(w, '\\')); }
+}  // namespace swar
 
 class JsonWriter {
  public:
@@ -16,15 +31,18 @@ class JsonWriter {
   void end_object() { out_ += '}'; first_ = false; }
   void begin_array() { sep(); out_ += '['; first_ = true; }
   void end_array() { out_ += ']'; first_ = false; }
+  // k is one of the probe's field names (A-Z, 0-9, '_'), never packet bytes: written as it
+  // is, without the escaping pass (keys are half the strings of a transactions array).
   void key(std::string_view k) {
     sep();
-    quote(k);
-    out_ += ':';
+    out_ += '"';
+    out_.append(k);
+    out_ += "\":";
     first_ = true;  // the value follows without a comma
   }
   void value(std::string_view s) { sep(); quote(s); }
-  void value(uint64_t n) { sep(); out_ += std::to_string(n); }
-  void value(int64_t n) { sep(); out_ += std::to_string(n); }
+  void value(uint64_t n) { sep(); put_int(n); }
+  void value(int64_t n) { sep(); put_int(n); }
   void value(double d) {
     sep();
     char b[32];
@@ -73,6 +91,14 @@ class JsonWriter {
     // is on the export path of every flow with transactions).
     size_t i = 0, run = 0;
     while (i < s.size()) {
+      if (i + 8 <= s.size()) {
+        uint64_t w;
+        std::memcpy(&w, s.data() + i, 8);
+        if (!(w & swar::kHigh) && swar::json_plain(w)) {
+          i += 8;
+          continue;
+        }
+      }
       const unsigned char c = static_cast<unsigned char>(s[i]);
       if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
         i++;
@@ -106,6 +132,12 @@ class JsonWriter {
   void sep() {
     if (!first_) out_ += ',';
     first_ = false;
+  }
+  template <typename T>
+  void put_int(T n) {
+    char b[24];
+    const auto r = std::to_chars(b, b + sizeof b, n);
+    out_.append(b, size_t(r.ptr - b));
   }
   void quote(std::string_view s) {
     out_ += '"';
