@@ -81,12 +81,6 @@ std::string FileReader::message() const {
   return message_;
 }
 
-uint32_t FileReader::u32(const uint8_t* p) const {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return swapped_ ? __builtin_bswap32(v) : v;
-}
-
 FileReader::Chunk* FileReader::acquire() {
   std::unique_lock<std::mutex> lk(mu_);
   cv_.wait(lk, [this] { return filled_ < kChunks || stop_.load(); });

@@ -28,6 +28,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -82,7 +83,11 @@ class FileReader {
   Chunk* acquire();  // reader: an empty chunk, or nullptr when interrupted
   void publish(Chunk* c);
   void fail(Chunk* c, std::string msg);  // publishes c as the last chunk, cut short
-  uint32_t u32(const uint8_t* p) const;  // a record header word in the file's byte order
+  uint32_t u32(const uint8_t* p) const {  // a record header word in the file's byte order
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return swapped_ ? __builtin_bswap32(v) : v;
+  }
 
   pcap_t* pcap_;
   FILE* file_;

@@ -61,13 +61,13 @@
 // dissector's (nDPI has it as its own protocol). Any port: ports only order the probes.
 #include <algorithm>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "../reassembly/tcp_flow.h"
 #include "../util/byte_reader.h"
+#include "../util/fifo.h"
 #include "../util/json_writer.h"
 #include "dissector.h"
 #include "line_reader.h"
@@ -623,6 +623,9 @@ class HttpDissector final : public Dissector {
       over_cap_ = true;
       return -1;
     }
+    // Room for three at once: most flows have one to three, and each growth moved every Tx
+    // (eight strings) and was the largest allocation of the capture thread.
+    if (txs_.empty()) txs_.reserve(3);
     txs_.emplace_back();
     return int32_t(txs_.size() - 1);
   }
@@ -927,7 +930,7 @@ class HttpDissector final : public Dissector {
 
   Side side_[2];
   std::vector<Tx> txs_;
-  std::deque<Pending> pending_;
+  Fifo<Pending> pending_;
   bool over_cap_ = false;
   int8_t swap_ = -1;     // roles: -1 not known yet, 0 flow client = requester, 1 swapped
   struct Held {

@@ -43,12 +43,12 @@
 // is read the right way round.
 #include <algorithm>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "../util/byte_reader.h"
+#include "../util/fifo.h"
 #include "../util/json_writer.h"
 #include "base64.h"
 #include "dissector.h"
@@ -798,7 +798,7 @@ class SmtpDissector final : public Dissector {
   LineReader cli_, srv_;
   LineReader msg_;  // BDAT message bytes, split into lines for the header section
   int client_dir_ = -1;
-  std::deque<Cmd> pending_;
+  Fifo<Cmd> pending_;
   bool pending_cap_hit_ = false;
   std::vector<Mail> mails_;
   Mail cur_;
