@@ -198,6 +198,28 @@ describe('transactions: keep-alive, pipelining, pairing', () => {
     expect(r.anomalies).toEqual([]);
   });
 
+  it('pipelining across the request queue growing while it wraps: every response pairs in order', () => {
+    // 5 requests, 3 answers, 7 more (9 waiting: the queue grows while its oldest entry is not
+    // at the start), then the 9 answers.
+    const res = (from: number, n: number) =>
+      S(Array.from({ length: n }, (_, i) => `HTTP/1.1 ${200 + from + i} X\nContent-Length: 0\n\n`).join(''));
+    const reqs = (from: number, n: number) => C(Array.from({ length: n }, (_, i) => get(`/p${from + i}`)).join(''));
+    const r = run([reqs(0, 5), res(0, 3), reqs(5, 7), res(3, 9)]);
+    expect(txs(r).map((t) => [t.HTTP_URL, t.HTTP_RET_CODE])).toEqual(
+      Array.from({ length: 12 }, (_, i) => [`/p${i}`, 200 + i]));
+    expect(r.anomalies).toEqual([]);
+  });
+
+  it('past the pending cap the oldest requests are dropped and later answers pair with the next ones', () => {
+    const p: Payload[] = [];
+    for (let i = 0; i < 300; i++) p.push(C(get(`/q${i}`)));
+    p.push(S('HTTP/1.1 201 A\nContent-Length: 0\n\nHTTP/1.1 202 B\nContent-Length: 0\n\n'));
+    const t = txs(run(p));
+    // 256 wait at most: /q0../q43 were dropped, so the answers go to /q44 and /q45.
+    expect(t.map((x) => x.HTTP_RET_CODE).slice(42, 47)).toEqual([undefined, undefined, 201, 202, undefined]);
+    expect(t[44].HTTP_URL).toBe('/q44');
+  });
+
   it('a response before any request (mid-stream start of the client side) is its own transaction', () => {
     const r = run([S(ok('x')), C(get('/later')), S('HTTP/1.1 204 No Content\n\n')]);
     expect(txs(r)).toEqual([{ HTTP_RET_CODE: 200 }, { HTTP_URL: '/later', HTTP_METHOD: 'GET', HTTP_RET_CODE: 204, HTTP_HOST: 'example.com', HTTP_SITE: 'example.com' }]);
