@@ -31,13 +31,19 @@ class JsonWriter {
   void end_object() { out_ += '}'; first_ = false; }
   void begin_array() { sep(); out_ += '['; first_ = true; }
   void end_array() { out_ += ']'; first_ = false; }
-  // k is one of the probe's field names (A-Z, 0-9, '_'), never packet bytes: written as it
-  // is, without the escaping pass (keys are half the strings of a transactions array).
+  // Keys are the probe's own field names (A-Z, 0-9, '_'): after a word-at-a-time check they
+  // are appended as they are, without the escaping pass (keys are half the strings of a
+  // transactions array). A key that needs escaping still gets it.
   void key(std::string_view k) {
     sep();
-    out_ += '"';
-    out_.append(k);
-    out_ += "\":";
+    if (plain_ascii(k)) {
+      out_ += '"';
+      out_.append(k);
+      out_ += '"';
+    } else {
+      quote(k);
+    }
+    out_ += ':';
     first_ = true;  // the value follows without a comma
   }
   void value(std::string_view s) { sep(); quote(s); }
@@ -132,6 +138,20 @@ class JsonWriter {
   void sep() {
     if (!first_) out_ += ',';
     first_ = false;
+  }
+  // True when s is printable ASCII without '"' or '\\' (nothing to escape or check).
+  static bool plain_ascii(std::string_view s) {
+    size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if ((w & swar::kHigh) || !swar::json_plain(w)) return false;
+    }
+    for (; i < s.size(); i++) {
+      const unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+    }
+    return true;
   }
   template <typename T>
   void put_int(T n) {
