@@ -180,6 +180,7 @@ class Engine final : public PacketSink {
   uint32_t last_outer_idx_ = UINT32_MAX;  // table index of the flow the last outer packet went to
   uint64_t frames_ = 0;
   size_t signal_batch_ = 1;  // queued flows that wake JS: min(kSignalBatchRecords, half the queue)
+  std::atomic<uint64_t> last_signal_us_{0};  // wall clock of the last wake-up of JS (tick() spaces them)
   uint64_t replay_wall0_ = 0, replay_ts0_ = 0;
   int wake_fd_ = -1;  // eventfd that wakes the live capture's poll() on stop
 

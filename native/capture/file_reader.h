@@ -43,7 +43,7 @@ namespace nprobe {
 class FileReader {
  public:
   static constexpr size_t kChunkBytes = 512 * 1024;  // > libpcap's 256 KiB snaplen cap + a record header
-  static constexpr size_t kChunks = 4;
+  static constexpr size_t kChunks = 8;  // the reader refills the ring's free half at a time (release())
 
   struct Chunk {
     std::unique_ptr<uint8_t[]> buf;

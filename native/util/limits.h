@@ -33,6 +33,7 @@ inline constexpr size_t kDefaultQueueRecords = 16384;    // finished flows waiti
 inline constexpr size_t kMaxBatchRecords = 4096;         // records handed to JS per readBatch
 inline constexpr size_t kMaxGraveyard = 65536;            // finished dissectors waiting for the capture thread to free them
 inline constexpr size_t kSignalBatchRecords = 256;       // queued flows that wake JS (ticks wake it too)
+inline constexpr uint64_t kSignalIntervalUs = 10000;      // a tick wakes JS for a shorter queue this long after the last wake-up
 
 // Connection hook (intercept_hook, DESIGN.md §5; native/capture/intercept.h)
 inline constexpr size_t kDefaultMaxPendingConns = 4096;     // connections waiting for a verdict
