@@ -811,17 +811,14 @@ void Engine::signal() {
   }
 }
 
-void Engine::finish_record(FlowRecord& r) {
+void Engine::finish_record(FlowRecord& r, std::vector<uint8_t>& out) {
   if (!r.l7) return;
   // The dissector counts anomalies and reads options through thread-locals: point the
   // reading thread's at this probe's (the counters are locked).
   set_thread_anomaly_counts(&dissector_anomalies_);
   set_thread_dissector_options(&cfg_.dissector_options);
   r.l7_proto = r.l7->l7_proto();
-  // Room for a typical dissector's fields at once: grown field by field from empty, the
-  // vector was reallocated and copied ~6 times per record.
-  r.ext.reserve(r.ext.size() + 1024);
-  FieldWriter w(r.ext);
+  FieldWriter w(out);
   r.l7->on_export(w);
   if (!r.l7->anomalies().empty()) {
     std::string names;

@@ -99,8 +99,9 @@ class Engine final : public PacketSink {
   void abort();  // stop without waiting for JS to drain (second signal)
   // Moves up to max finished flows out of the queue (never blocks). Clears the signal first.
   size_t read_batch(std::vector<FlowRecord>& out, size_t max);
-  // Writes the dissector fields of a record read_batch() returned (on the reading thread).
-  void finish_record(FlowRecord& r);
+  // Appends the dissector fields of a record read_batch() returned to out (on the reading
+  // thread), in the ext encoding (FieldWriter), and hands the dissector back to be freed.
+  void finish_record(FlowRecord& r, std::vector<uint8_t>& out);
   void join();
   EngineStats stats() const;
   // Connection hook. Before start(): turns it on. From JS at any time: drain new connections

@@ -23,10 +23,11 @@ struct FlowRecord {
   uint8_t ip_version, proto, client_flags, server_flags, end_reason, flags;
   uint8_t src_mac[6], dst_mac[6];
   uint32_t teid_up, teid_down;
-  std::vector<uint8_t> ext;  // dissector fields (variable part); empty until dissectors run
-  // The flow's dissector, whose fields are written into ext by the thread that reads the
-  // record (Engine::finish_record), not by the capture thread: writing them is a quarter of
-  // the capture thread's work with every dissector on, and the reader has time for it.
+  std::vector<uint8_t> ext;  // fields the capture thread wrote (variable part), often none
+  // The flow's dissector, whose fields are written by the thread that reads the record
+  // (Engine::finish_record), straight after ext in the batch, not by the capture thread:
+  // writing them is a quarter of the capture thread's work with every dissector on, and the
+  // reader has time for it.
   std::unique_ptr<Dissector, DissectorDelete> l7;
 };
 
@@ -40,8 +41,9 @@ inline void put_le(uint8_t* p, uint64_t v, int n) {
   for (int i = 0; i < n; i++) p[i] = uint8_t(v >> (8 * i));
 }
 
-// Writes the record at out (kRecordFixedSize + ext.size() bytes).
-inline size_t encode_record(const FlowRecord& r, uint8_t* out) {
+// Writes the record's fixed part at out (kRecordFixedSize bytes); ext_len variable bytes
+// follow it (the record's ext and the fields its dissector writes: see NativeProbe::ReadBatch).
+inline void encode_record_head(const FlowRecord& r, uint8_t* out, uint32_t ext_len) {
   put_le(out + 0, r.flow_id, 8);
   put_le(out + 8, r.first_us, 8);
   put_le(out + 16, r.last_us, 8);
@@ -68,9 +70,7 @@ inline size_t encode_record(const FlowRecord& r, uint8_t* out) {
   std::memcpy(out + 126, r.dst_mac, 6);
   put_le(out + 132, r.teid_up, 4);
   put_le(out + 136, r.teid_down, 4);
-  put_le(out + 140, r.ext.size(), 4);
-  if (!r.ext.empty()) std::memcpy(out + kRecordFixedSize, r.ext.data(), r.ext.size());
-  return kRecordFixedSize + r.ext.size();
+  put_le(out + 140, ext_len, 4);
 }
 
 }  // namespace nprobe
