@@ -474,7 +474,9 @@ Napi::Value FormatJson(const Napi::CallbackInfo& info) {
   constexpr size_t kKeepBytes = 16u << 20;
   if (res->text.size() > kKeepBytes) {
     o.Set("text", Napi::Buffer<char>::Copy(env, res->text.data(), res->text.size()));
-    std::string().swap(res->text);
+    res->text.release();
+  } else if (res->text.size() == 0) {
+    o.Set("text", Napi::Buffer<char>::New(env, 0));  // the scratch may hold no memory yet
   } else {
     o.Set("text", Napi::Buffer<char>::New(env, res->text.data(), res->text.size()));
   }

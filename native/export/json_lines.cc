@@ -15,67 +15,89 @@ namespace {
 
 using namespace recview;
 
-void put_i64(std::string& o, int64_t v) {
-  char b[24];
-  auto r = std::to_chars(b, b + sizeof b, v);
-  o.append(b, size_t(r.ptr - b));  // (pointer, length): the two-pointer form goes through _M_replace
+// Writers at a cursor (TextBuffer::room has made the room each states); each returns the
+// new cursor.
+char* put_u64(char* p, uint64_t v) { return std::to_chars(p, p + 20, v).ptr; }  // <= 20 bytes
+char* put_i64(char* p, int64_t v) { return std::to_chars(p, p + 20, v).ptr; }   // <= 20 bytes
+
+// A literal, its length known at compile time.
+template <size_t N>
+char* put_lit(char* p, const char (&s)[N]) {
+  std::memcpy(p, s, N - 1);
+  return p + N - 1;
+}
+
+// ,"KEY": for a literal key (N + 3 bytes).
+template <size_t N>
+char* put_key(char* p, const char (&k)[N]) {
+  *p++ = ',';
+  *p++ = '"';
+  p = put_lit(p, k);
+  *p++ = '"';
+  *p++ = ':';
+  return p;
 }
 
 // JSON.stringify's string form for valid UTF-8 text: \" \\ \b \f \n \r \t, other controls
 // as \u00xx (lowercase), everything else (DEL and non-ASCII included) as is.
-void put_str(std::string& o, std::string_view s) {
+// At most 2 + 6 * s.size() bytes.
+char* put_str(char* p, std::string_view s) {
   static const char* hex = "0123456789abcdef";
-  o += '"';
-  size_t run = 0;  // start of the pending unescaped run
-  for (size_t i = 0; i < s.size(); i++) {
-    if (i + 8 <= s.size()) {
+  *p++ = '"';
+  const char* q = s.data();
+  const char* const e = q + s.size();
+  while (q < e) {
+    if (e - q >= 8) {
       uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
+      std::memcpy(&w, q, 8);
       if (swar::json_plain(w)) {
-        i += 7;  // the loop's i++ makes 8
+        std::memcpy(p, q, 8);
+        p += 8;
+        q += 8;
         continue;
       }
     }
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    o.append(s.data() + run, i - run);
-    run = i + 1;
+    const unsigned char c = static_cast<unsigned char>(*q++);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      *p++ = char(c);
+      continue;
+    }
+    *p++ = '\\';
     switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\b': o += "\\b"; break;
-      case '\f': o += "\\f"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
+      case '"': *p++ = '"'; break;
+      case '\\': *p++ = '\\'; break;
+      case '\b': *p++ = 'b'; break;
+      case '\f': *p++ = 'f'; break;
+      case '\n': *p++ = 'n'; break;
+      case '\r': *p++ = 'r'; break;
+      case '\t': *p++ = 't'; break;
       default:
-        o += "\\u00";
-        o += hex[c >> 4];
-        o += hex[c & 15];
+        p = put_lit(p, "u00");
+        *p++ = hex[c >> 4];
+        *p++ = hex[c & 15];
     }
   }
-  o.append(s.data() + run, s.size() - run);
-  o += '"';
+  *p++ = '"';
+  return p;
 }
+constexpr size_t str_room(size_t n) { return 2 + 6 * n; }
 
-// ,"KEY": for a literal key, its length known at compile time (no strlen per field).
-template <size_t N>
-void put_key(std::string& o, const char (&k)[N]) {
-  o += ",\"";
-  o.append(k, N - 1);
-  o += "\":";
-}
-
-void put_mac(std::string& o, const uint8_t* m) {
+char* put_mac(char* p, const uint8_t* m) {  // 19 bytes
   static const char* hex = "0123456789abcdef";
-  o += '"';
+  *p++ = '"';
   for (int i = 0; i < 6; i++) {
-    if (i) o += ':';
-    o += hex[m[i] >> 4];
-    o += hex[m[i] & 15];
+    if (i) *p++ = ':';
+    *p++ = hex[m[i] >> 4];
+    *p++ = hex[m[i] & 15];
   }
-  o += '"';
+  *p++ = '"';
+  return p;
 }
+
+// Room for the fixed part from "{" to L7_PROTO's value: 22 keys of at most 30 bytes with
+// their quotes, comma and colon, 19 numbers of at most 20, two addresses of at most 41 with
+// quotes, two MACs of 19: under 1,300 bytes.
+constexpr size_t kFixedRoom = 2048;
 
 // The dissector's anomaly list (finish_record), which goes into FLOW_ANOMALIES.
 bool is_anomalies(const ExtField& f) {
@@ -85,7 +107,7 @@ bool is_anomalies(const ExtField& f) {
 
 // One record as flowToJson writes it; false when JS must do it (see the header).
 bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std::vector<std::string>& anomaly_names,
-                   const std::vector<std::string>& l7_names, std::string& o) {
+                   const std::vector<std::string>& l7_names, TextBuffer& o) {
   // What JS would do differently: repeated names, fixed names, numbers that are not safe
   // integers (String(v) forms), an empty anomaly list (JS's `prev ? ... : ...` then differs).
   std::string anomalies_extra;
@@ -114,42 +136,54 @@ bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std
   const bool v6 = r[114] == 6;
   const uint8_t cf = r[116], sf = r[117];
   const unsigned l7 = unsigned(le(r + 112, 2));
-  o += "{\"FLOW_ID\":";
-  put_u64(o, le(r, 8));
-  o += v6 ? ",\"IP_PROTOCOL_VERSION\":6,\"IPV6_SRC_ADDR\":\"" : ",\"IP_PROTOCOL_VERSION\":4,\"IPV4_SRC_ADDR\":\"";
-  v6 ? put_ipv6(o, r + 72) : put_ipv4(o, r + 72);
-  o += v6 ? "\",\"IPV6_DST_ADDR\":\"" : "\",\"IPV4_DST_ADDR\":\"";
-  v6 ? put_ipv6(o, r + 88) : put_ipv4(o, r + 88);
-  o += '"';
-  put_key(o, "L4_SRC_PORT"), put_u64(o, le(r + 104, 2));
-  put_key(o, "L4_DST_PORT"), put_u64(o, le(r + 106, 2));
-  put_key(o, "PROTOCOL"), put_u64(o, r[115]);
-  put_key(o, "IN_PKTS"), put_u64(o, le(r + 24, 8));
-  put_key(o, "IN_BYTES"), put_u64(o, le(r + 32, 8));
-  put_key(o, "OUT_PKTS"), put_u64(o, le(r + 40, 8));
-  put_key(o, "OUT_BYTES"), put_u64(o, le(r + 48, 8));
-  put_key(o, "FIRST_SWITCHED"), put_u64(o, first_us / 1000000);
-  put_key(o, "LAST_SWITCHED"), put_u64(o, last_us / 1000000);
-  put_key(o, "FLOW_START_MICROSECONDS"), put_u64(o, first_us);
-  put_key(o, "FLOW_END_MICROSECONDS"), put_u64(o, last_us);
+  const std::string_view l7_name = l7 < l7_names.size() ? std::string_view(l7_names[l7]) : "Unknown";
+  char* p = o.room(kFixedRoom + 32 + str_room(l7_name.size()));
+  p = put_lit(p, "{\"FLOW_ID\":");
+  p = put_u64(p, le(r, 8));
+  if (v6) {
+    p = put_lit(p, ",\"IP_PROTOCOL_VERSION\":6,\"IPV6_SRC_ADDR\":\"");
+    p = nprobe::put_ipv6(p, r + 72, false);
+    p = put_lit(p, "\",\"IPV6_DST_ADDR\":\"");
+    p = nprobe::put_ipv6(p, r + 88, false);
+  } else {
+    p = put_lit(p, ",\"IP_PROTOCOL_VERSION\":4,\"IPV4_SRC_ADDR\":\"");
+    p = nprobe::put_ipv4(p, r + 72);
+    p = put_lit(p, "\",\"IPV4_DST_ADDR\":\"");
+    p = nprobe::put_ipv4(p, r + 88);
+  }
+  *p++ = '"';
+  p = put_key(p, "L4_SRC_PORT"), p = put_u64(p, le(r + 104, 2));
+  p = put_key(p, "L4_DST_PORT"), p = put_u64(p, le(r + 106, 2));
+  p = put_key(p, "PROTOCOL"), p = put_u64(p, r[115]);
+  p = put_key(p, "IN_PKTS"), p = put_u64(p, le(r + 24, 8));
+  p = put_key(p, "IN_BYTES"), p = put_u64(p, le(r + 32, 8));
+  p = put_key(p, "OUT_PKTS"), p = put_u64(p, le(r + 40, 8));
+  p = put_key(p, "OUT_BYTES"), p = put_u64(p, le(r + 48, 8));
+  p = put_key(p, "FIRST_SWITCHED"), p = put_u64(p, first_us / 1000000);
+  p = put_key(p, "LAST_SWITCHED"), p = put_u64(p, last_us / 1000000);
+  p = put_key(p, "FLOW_START_MICROSECONDS"), p = put_u64(p, first_us);
+  p = put_key(p, "FLOW_END_MICROSECONDS"), p = put_u64(p, last_us);
   // Math.floor of a difference that could be negative (a record never has last < first, but
   // the JS form is defined for it): floor division on signed values.
   const int64_t dus = int64_t(last_us) - int64_t(first_us);
-  put_key(o, "FLOW_DURATION_MILLISECONDS"), put_i64(o, dus >= 0 ? dus / 1000 : -((-dus + 999) / 1000));
-  put_key(o, "TCP_FLAGS"), put_u64(o, cf | sf);
-  put_key(o, "CLIENT_TCP_FLAGS"), put_u64(o, cf);
-  put_key(o, "SERVER_TCP_FLAGS"), put_u64(o, sf);
-  put_key(o, "SRC_VLAN"), put_u64(o, le(r + 108, 2));
-  put_key(o, "IN_SRC_MAC"), put_mac(o, r + 120);
-  put_key(o, "OUT_DST_MAC"), put_mac(o, r + 126);
-  put_key(o, "ICMP_TYPE"), put_u64(o, le(r + 110, 2));
-  put_key(o, "FLOW_END_REASON"), put_u64(o, r[118]);
-  put_key(o, "L7_PROTO"), put_u64(o, l7);
-  put_key(o, "L7_PROTO_NAME"), put_str(o, l7 < l7_names.size() ? std::string_view(l7_names[l7]) : "Unknown");
+  p = put_key(p, "FLOW_DURATION_MILLISECONDS"), p = put_i64(p, dus >= 0 ? dus / 1000 : -((-dus + 999) / 1000));
+  p = put_key(p, "TCP_FLAGS"), p = put_u64(p, cf | sf);
+  p = put_key(p, "CLIENT_TCP_FLAGS"), p = put_u64(p, cf);
+  p = put_key(p, "SERVER_TCP_FLAGS"), p = put_u64(p, sf);
+  p = put_key(p, "SRC_VLAN"), p = put_u64(p, le(r + 108, 2));
+  p = put_key(p, "IN_SRC_MAC"), p = put_mac(p, r + 120);
+  p = put_key(p, "OUT_DST_MAC"), p = put_mac(p, r + 126);
+  p = put_key(p, "ICMP_TYPE"), p = put_u64(p, le(r + 110, 2));
+  p = put_key(p, "FLOW_END_REASON"), p = put_u64(p, r[118]);
+  p = put_key(p, "L7_PROTO"), p = put_u64(p, l7);
+  p = put_key(p, "L7_PROTO_NAME"), p = put_str(p, l7_name);  // the 32 bytes above: its key
+  o.end(p);
   if (r[119] & record_flag::kTunneled) {
-    put_key(o, "UPSTREAM_TUNNEL_ID"), put_u64(o, le(r + 132, 4));
-    put_key(o, "DOWNSTREAM_TUNNEL_ID"), put_u64(o, le(r + 136, 4));
-    put_key(o, "OUTER_FLOW_ID"), put_u64(o, le(r + 64, 8));
+    p = o.room(3 * (25 + 20));
+    p = put_key(p, "UPSTREAM_TUNNEL_ID"), p = put_u64(p, le(r + 132, 4));
+    p = put_key(p, "DOWNSTREAM_TUNNEL_ID"), p = put_u64(p, le(r + 136, 4));
+    p = put_key(p, "OUTER_FLOW_ID"), p = put_u64(p, le(r + 64, 8));
+    o.end(p);
   }
   const uint64_t mask = le(r + 56, 8);
   if (mask) {
@@ -165,28 +199,44 @@ bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std
       if (!names.empty()) names += ',';
       names += anomalies_extra;
     }
-    put_key(o, "FLOW_ANOMALIES"), put_str(o, names);
+    p = o.room(32 + str_room(names.size()));
+    p = put_key(p, "FLOW_ANOMALIES"), p = put_str(p, names);
+    o.end(p);
   }
   for (size_t i = 0; i < ext.size(); i++) {
     const ExtField& f = ext[i];
     if (is_anomalies(f)) {
-      if (!mask && int(i) == anomalies_at) put_key(o, "FLOW_ANOMALIES"), put_str(o, anomalies_extra);
+      if (!mask && int(i) == anomalies_at) {
+        p = o.room(32 + str_room(anomalies_extra.size()));
+        p = put_key(p, "FLOW_ANOMALIES"), p = put_str(p, anomalies_extra);
+        o.end(p);
+      }
       continue;
     }
-    o += ",\"";
-    o.append(f.name);
-    o += "\":";
+    const size_t value_room = f.type == 1 ? 20 : f.type == 3 ? f.value.size() : str_room(f.value.size());
+    p = o.room(4 + f.name.size() + value_room);
+    *p++ = ',';
+    *p++ = '"';
+    if (!f.name.empty()) std::memcpy(p, f.name.data(), f.name.size());
+    p += f.name.size();
+    *p++ = '"';
+    *p++ = ':';
     if (f.type == 1) {
       double d;
       std::memcpy(&d, f.value.data(), 8);
-      put_i64(o, int64_t(d));
+      p = put_i64(p, int64_t(d));
     } else if (f.type == 3) {
-      o.append(f.value);
+      if (!f.value.empty()) std::memcpy(p, f.value.data(), f.value.size());
+      p += f.value.size();
     } else {
-      put_str(o, f.value);
+      p = put_str(p, f.value);
     }
+    o.end(p);
   }
-  o += "}\n";
+  p = o.room(2);
+  *p++ = '}';
+  *p++ = '\n';
+  o.end(p);
   return true;
 }
 
@@ -210,8 +260,10 @@ void format_json_lines(const uint8_t* buf, size_t len, const std::vector<std::st
     const size_t mark = out.text.size();
     if (!parse_ext(r + kRecordFixedSize, ext_len, ext) ||
         !format_record(r, ext, anomaly_names, l7_names, out.text)) {
-      out.text.resize(mark);
-      out.text += '\n';
+      out.text.truncate(mark);
+      char* e = out.text.room(1);
+      *e++ = '\n';
+      out.text.end(e);
       out.fallback.push_back(i);
     }
     out.ends.push_back(uint32_t(out.text.size()));
