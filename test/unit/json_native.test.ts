@@ -131,3 +131,46 @@ test('records decoded in the sink keep their transactions after the batch is rel
   }
   expect(checked).toBeGreaterThan(100);
 });
+
+test('a value whose escapes outgrow the text buffer mid-record is written whole (TextBuffer growth)', () => {
+  // The formatter reserves twice the batch's size (at least 4 KiB), then makes room piece by
+  // piece. A string field of 2.5 MB of control bytes escapes to 6x its size (\u0001), so its
+  // room has to come from a larger buffer in the middle of the record: larger than any batch
+  // before it in this process left the (kept) buffer, and under the 16 MiB it keeps. Built by hand
+  // (record.ts layout; ext fields as FieldWriter writes them: type, u16 name length, name,
+  // u32 value length, value), so no dissector cap or transactions copy gets in the way.
+  const field = (type: number, name: string, value: Buffer): Buffer => {
+    const h = Buffer.alloc(3);
+    h[0] = type;
+    h.writeUInt16LE(name.length, 1);
+    const l = Buffer.alloc(4);
+    l.writeUInt32LE(value.length, 0);
+    return Buffer.concat([h, Buffer.from(name), l, value]);
+  };
+  const ext = Buffer.concat([
+    field(2, 'X_FIRST', Buffer.from('plain')),
+    field(2, 'X_CONTROLS', Buffer.alloc(2_500_000, 0x01)),
+    field(2, 'X_QUOTES', Buffer.from('"\\'.repeat(500))),
+  ]);
+  const rec = Buffer.alloc(144);
+  rec.writeBigUInt64LE(7n, 0); // FLOW_ID
+  rec.writeBigUInt64LE(1_700_000_000_000_000n, 8);
+  rec.writeBigUInt64LE(1_700_000_000_500_000n, 16);
+  rec.writeBigUInt64LE(1n, 24);
+  rec.writeBigUInt64LE(60n, 32);
+  Buffer.from([192, 0, 2, 1]).copy(rec, 72);
+  Buffer.from([192, 0, 2, 2]).copy(rec, 88);
+  rec[114] = 4;
+  rec[115] = 17;
+  rec.writeUInt32LE(ext.length, 140);
+  const count = Buffer.alloc(4);
+  count.writeUInt32LE(1, 0);
+  const batch = new FlowBatch(Buffer.concat([count, rec, ext]), []);
+  const line = batch.jsonLines().toString();
+  expect(line).toBe(flowToJson(batch.record(0)) + '\n');
+  const back = JSON.parse(line);
+  expect(back.X_CONTROLS).toBe('\u0001'.repeat(2_500_000));
+  expect(back.X_QUOTES).toBe('"\\'.repeat(500));
+  expect(back.X_FIRST).toBe('plain');
+  expect(line.length).toBeGreaterThan(2 * (4 + 144 + ext.length));
+});
