@@ -15,8 +15,8 @@ namespace {
 
 using namespace recview;
 
-// Writers at a cursor (TextBuffer::room has made the room each states); each returns the
-// new cursor.
+// Writers at a cursor, into room TextBuffer::room made for at most the bytes each states;
+// each returns the new cursor.
 char* put_u64(char* p, uint64_t v) { return std::to_chars(p, p + 20, v).ptr; }  // <= 20 bytes
 char* put_i64(char* p, int64_t v) { return std::to_chars(p, p + 20, v).ptr; }   // <= 20 bytes
 
