@@ -142,9 +142,9 @@ bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std
   p = put_u64(p, le(r, 8));
   if (v6) {
     p = put_lit(p, ",\"IP_PROTOCOL_VERSION\":6,\"IPV6_SRC_ADDR\":\"");
-    p = nprobe::put_ipv6(p, r + 72, false);
+    p = recview::put_ipv6(p, r + 72);
     p = put_lit(p, "\",\"IPV6_DST_ADDR\":\"");
-    p = nprobe::put_ipv6(p, r + 88, false);
+    p = recview::put_ipv6(p, r + 88);
   } else {
     p = put_lit(p, ",\"IP_PROTOCOL_VERSION\":4,\"IPV4_SRC_ADDR\":\"");
     p = nprobe::put_ipv4(p, r + 72);

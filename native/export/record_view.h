@@ -3,7 +3,6 @@
 // and the text forms of addresses exactly as src/format.ts writes them.
 #pragma once
 #include <array>
-#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -21,12 +20,6 @@ inline uint64_t le(const uint8_t* p, int n) {
   return v;
 }
 
-inline void put_u64(std::string& o, uint64_t v) {
-  char b[24];
-  auto r = std::to_chars(b, b + sizeof b, v);
-  o.append(b, size_t(r.ptr - b));  // (pointer, length): the two-pointer form goes through _M_replace
-}
-
 inline void put_ipv4(std::string& o, const uint8_t* a) {
   char b[16];
   o.append(b, size_t(nprobe::put_ipv4(b, a) - b));
@@ -34,9 +27,11 @@ inline void put_ipv4(std::string& o, const uint8_t* a) {
 
 // RFC 5952 as src/format.ts ipv6ToString: lowercase, no leading zeros, the longest (first if
 // tied) run of two or more zero groups as "::", IPv4-mapped with a dotted tail (util/ip_text.h).
+// At a cursor with kMaxIpv6Text bytes of room (JSON lines), or appended (the Lua batch).
+inline char* put_ipv6(char* p, const uint8_t* a) { return nprobe::put_ipv6(p, a, false); }
 inline void put_ipv6(std::string& o, const uint8_t* a) {
   char b[nprobe::kMaxIpv6Text + 1];
-  o.append(b, size_t(nprobe::put_ipv6(b, a, false) - b));
+  o.append(b, size_t(put_ipv6(b, a) - b));
 }
 
 // The keys of the fixed part: an ext field by one of these names would overwrite it in place
