@@ -37,8 +37,11 @@ bool Anomalies::has(const char* name) const {
   return false;
 }
 
-bool same_name(const std::string& a, const std::string& b) {
+bool same_name(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
+  // A response nearly always repeats its query's name byte for byte (RFC 1035 §7.3 has the
+  // resolver check it): one memcmp, and case folding only when that fails.
+  if (std::memcmp(a.data(), b.data(), a.size()) == 0) return true;
   for (size_t i = 0; i < a.size(); i++) {
     char x = a[i], y = b[i];
     if (x >= 'A' && x <= 'Z') x = char(x - 'A' + 'a');
@@ -51,29 +54,32 @@ bool same_name(const std::string& a, const std::string& b) {
 namespace {
 
 // One label byte in presentation form (RFC 1035 §5.1): "." and "\" escaped, anything outside
-// printable ASCII as \DDD, so a name is always one unambiguous line of text.
-void append_label_byte(std::string& out, uint8_t c) {
+// printable ASCII as \DDD, so a name is always one unambiguous line of text. Writes at most
+// kMaxEscapedByte bytes at o; returns the end.
+constexpr size_t kMaxEscapedByte = 4;
+char* put_label_byte(char* o, uint8_t c) {
   if (c == '.' || c == '\\') {
-    out += '\\';
-    out += char(c);
+    *o++ = '\\';
+    *o++ = char(c);
   } else if (c < 0x21 || c > 0x7E) {
-    out += '\\';
-    out += char('0' + c / 100);
-    out += char('0' + c / 10 % 10);
-    out += char('0' + c % 10);
+    *o++ = '\\';
+    *o++ = char('0' + c / 100);
+    *o++ = char('0' + c / 10 % 10);
+    *o++ = char('0' + c % 10);
   } else {
-    out += char(c);
+    *o++ = char(c);
   }
+  return o;
+}
+void append_label_byte(std::string& out, uint8_t c) {
+  char b[kMaxEscapedByte];
+  out.append(b, size_t(put_label_byte(b, c) - b));
 }
 
-// A whole label: the common case (letters, digits, '-', '_') in one append, byte by byte
-// only when something needs escaping. Names are most of the text a DNS flow builds.
-void append_label(std::string& out, const uint8_t* b, size_t l) {
-  size_t plain = 0;
-  while (plain < l && b[plain] > 0x20 && b[plain] < 0x7F && b[plain] != '.' && b[plain] != '\\') plain++;
-  out.append(reinterpret_cast<const char*>(b), plain);
-  for (size_t i = plain; i < l; i++) append_label_byte(out, b[i]);
-}
+// The longest presentation text of a name that passes the wire-length check: at most 254
+// bytes of labels and length bytes, so at most 253 label bytes of 4 escaped bytes each when
+// it is one label (more labels add a dot each but take a length byte from the same 254).
+constexpr size_t kMaxNameText = kMaxEscapedByte * (kMaxNameWireLen - 2);
 
 struct NameCtx {
   const uint8_t* msg;
@@ -91,9 +97,12 @@ enum class Name {
 
 // Reads the name at r. With out == nullptr the name is only walked in place (labels up to
 // the terminating zero or the first pointer), which is all a skipped record needs. With out,
-// pointers are followed and the text is built. r always ends just past the name's in-place
-// bytes, unless the result is kBroken.
+// pointers are followed and the text is appended to *out, only when the name is kOk (it is
+// built on the stack first: one append per name rather than one per label). r always ends
+// just past the name's in-place bytes, unless the result is kBroken.
 Name read_name(const NameCtx& c, ByteReader& r, std::string* out) {
+  char text[kMaxNameText];
+  char* o = text;
   if (out) {
     // Only names inside answer RDATA can reach the cap (the question's is the first).
     if (*c.names_decoded >= kMaxNamesPerMessage) {
@@ -101,7 +110,6 @@ Name read_name(const NameCtx& c, ByteReader& r, std::string* out) {
       return Name::kBroken;  // RDATA is bounded by RDLENGTH: the record is left out, no more
     }
     ++*c.names_decoded;
-    out->clear();
   }
   ByteReader* p = &r;  // becomes a jump reader after the first pointer; r is then done
   ByteReader jumped;
@@ -118,7 +126,11 @@ Name read_name(const NameCtx& c, ByteReader& r, std::string* out) {
   for (;;) {
     if (!p->has(1)) return fail("dns_truncated_name");
     const uint8_t l = p->u8();
-    if (l == 0) return invalid ? Name::kInvalid : Name::kOk;
+    if (l == 0) {
+      if (invalid) return Name::kInvalid;
+      if (out) out->append(text, size_t(o - text));
+      return Name::kOk;
+    }
     const uint8_t kind = l & 0xC0;
     if (kind == 0xC0) {
       if (!p->has(1)) return fail("dns_truncated_name");
@@ -159,8 +171,14 @@ Name read_name(const NameCtx& c, ByteReader& r, std::string* out) {
       invalid = true;  // walk on to the end of its in-place bytes, building no text
     }
     if (out && !invalid) {
-      if (!out->empty()) *out += '.';
-      append_label(*out, p->cur(), l);
+      // Room: the wire check above keeps the text within kMaxNameText (see there).
+      if (o != text) *o++ = '.';
+      const uint8_t* b = p->cur();
+      for (size_t i = 0; i < l; i++) {
+        const uint8_t ch = b[i];
+        if (ch > 0x20 && ch < 0x7F && ch != '.' && ch != '\\') *o++ = char(ch);  // letters, digits, '-'
+        else o = put_label_byte(o, ch);
+      }
     }
     p->skip(l);
   }
@@ -226,9 +244,9 @@ bool append_char_string(std::string& out, ByteReader& rd) {
 
 // Appends one answer's RDATA in presentation form after "TYPE ". rdata is a reader over
 // exactly the record's RDLENGTH bytes; names inside may point anywhere earlier in the
-// message. Returns false when the RDATA does not fit its type (the caller names it).
+// message. Returns false when the RDATA does not fit its type (the caller names it, and takes
+// back whatever was appended).
 bool append_rdata(const NameCtx& c, uint16_t type, ByteReader rd, std::string& out) {
-  std::string name;
   switch (type) {
     case 1: {  // A
       if (rd.size() != 4) return false;
@@ -244,38 +262,32 @@ bool append_rdata(const NameCtx& c, uint16_t type, ByteReader rd, std::string& o
     case 5:    // CNAME
     case 12:   // PTR
     case 39:   // DNAME
-      if (read_name(c, rd, &name) != Name::kOk || rd.remaining() != 0) return false;
-      out += name;
-      return true;
+      return read_name(c, rd, &out) == Name::kOk && rd.remaining() == 0;
     case 15: {  // MX: preference, exchange
       const uint16_t pref = rd.be16();
-      if (!rd.ok() || read_name(c, rd, &name) != Name::kOk || rd.remaining() != 0) return false;
+      if (!rd.ok()) return false;
       append_u(out, pref);
       out += ' ';
-      out += name;
-      return true;
+      return read_name(c, rd, &out) == Name::kOk && rd.remaining() == 0;
     }
     case 33: {  // SRV: priority, weight, port, target
       const uint16_t prio = rd.be16(), weight = rd.be16(), port = rd.be16();
-      if (!rd.ok() || read_name(c, rd, &name) != Name::kOk || rd.remaining() != 0) return false;
+      if (!rd.ok()) return false;
       append_u(out, prio);
       out += ' ';
       append_u(out, weight);
       out += ' ';
       append_u(out, port);
       out += ' ';
-      out += name;
-      return true;
+      return read_name(c, rd, &out) == Name::kOk && rd.remaining() == 0;
     }
     case 6: {  // SOA: mname rname serial refresh retry expire minimum
-      std::string rname;
-      if (read_name(c, rd, &name) != Name::kOk || read_name(c, rd, &rname) != Name::kOk) return false;
+      if (read_name(c, rd, &out) != Name::kOk) return false;
+      out += ' ';
+      if (read_name(c, rd, &out) != Name::kOk) return false;
       uint32_t v[5];
       for (auto& x : v) x = rd.be32();
       if (!rd.ok() || rd.remaining() != 0) return false;
-      out += name;
-      out += ' ';
-      out += rname;
       for (uint32_t x : v) {
         out += ' ';
         append_u(out, x);
@@ -373,8 +385,7 @@ bool parse_message(const uint8_t* data, size_t len, Message& m, Anomalies& an) {
       return true;
     }
     const uint16_t qtype = r.be16(), qclass = r.be16();
-    if (i == 0 && nr != Name::kOk) m.qname.clear();  // no partial text for a bad name
-    if (i == 0 && nr == Name::kOk) {
+    if (i == 0 && nr == Name::kOk) {  // (a bad name left no text: read_name appends only kOk)
       m.qtype = qtype;
       m.qclass = qclass;
       m.has_question = true;
@@ -455,10 +466,53 @@ bool parse_message(const uint8_t* data, size_t len, Message& m, Anomalies& an) {
   return true;
 }
 
-bool looks_like_dns(const uint8_t* data, size_t len, bool port137) {
-  Message& m = scratch_message();
+namespace {
+// The probe's parse, kept for the dissector: the engine probes a flow's first datagram and,
+// when the probe says DNS, hands that same datagram to the new dissector at once. A DNS flow
+// is mostly one query and one response, so parsing the query a second time there was a third
+// of the DNS work. Keyed by a copy of the bytes (a parse depends on nothing else), so an entry
+// can never stand for another message; datagrams over kMaxBytes are not kept.
+struct ProbeMemo {
+  static constexpr size_t kMaxBytes = 512;  // RFC 1035's UDP size: nearly every query
+  uint8_t bytes[kMaxBytes];
+  size_t len = 0;  // 0: nothing kept
+  bool ok = false; // parse_message's result
+  Message m;
   Anomalies an;
-  if (!parse_message(data, len, m, an)) return false;
+};
+ProbeMemo& probe_memo() {
+  thread_local ProbeMemo p;
+  return p;
+}
+
+// parse_message(), or what the probe found in the same bytes (taken: used once).
+bool parse_or_recall(const uint8_t* data, size_t len, const Message*& out, Anomalies& an) {
+  ProbeMemo& pm = probe_memo();
+  if (pm.len != 0 && pm.len == len && std::memcmp(pm.bytes, data, len) == 0) {
+    pm.len = 0;
+    out = &pm.m;
+    an = pm.an;
+    return pm.ok;
+  }
+  Message& m = scratch_message();
+  out = &m;
+  return parse_message(data, len, m, an);
+}
+}  // namespace
+
+bool looks_like_dns(const uint8_t* data, size_t len, bool port137) {
+  ProbeMemo& pm = probe_memo();
+  pm.len = 0;
+  pm.m.reset();
+  pm.an = Anomalies{};
+  pm.ok = parse_message(data, len, pm.m, pm.an);
+  if (len > 0 && len <= ProbeMemo::kMaxBytes) {
+    std::memcpy(pm.bytes, data, len);
+    pm.len = len;
+  }
+  const Message& m = pm.m;
+  const Anomalies& an = pm.an;
+  if (!pm.ok) return false;
   if (netbios_shaped(data, len, port137)) return false;
   // RFC 1035 keeps Z zero; opcodes in use: QUERY, STATUS, NOTIFY (RFC 1996), UPDATE (RFC 2136).
   if (m.z) return false;
@@ -487,12 +541,13 @@ bool looks_like_dns(const uint8_t* data, size_t len, bool port137) {
 
 namespace {
 // The text is escaped ASCII (names, \DDD), so a byte cut never splits a character.
-std::string_view cut(const std::string& s) { return std::string_view(s).substr(0, dissect_limits::kMaxFieldBytes); }
+std::string_view cut(std::string_view s) { return s.substr(0, dissect_limits::kMaxFieldBytes); }
 
-bool same_question(const Transaction& t, const Message& m) {
-  return t.has_question && m.has_question && t.qtype == m.qtype && same_name(t.qname, m.qname);
-}
 }  // namespace
+
+bool Transactions::same_question(const Transaction& t, const Message& m) const {
+  return t.has_question && m.has_question && t.qtype == m.qtype && same_name(qname(t), m.qname);
+}
 
 void Transactions::write(FieldWriter& w) const {
   if (client_version_) {
@@ -506,29 +561,30 @@ void Transactions::write(FieldWriter& w) const {
     w.str("DNS_CLIENT_COUNTRY", "");
     w.str("DNS_CLIENT_CITY", "");
   }
-  if (txns_.empty()) return;
-  const Transaction& t = txns_.front();
-  if (t.has_question) w.str("DNS_QUERY", t.qname);
+  if (n_ == 0) return;
+  const Transaction& t = first_;
+  if (t.has_question) w.str("DNS_QUERY", qname(t));
   w.num("DNS_QUERY_ID", t.id);
   if (t.has_question) w.num("DNS_QUERY_TYPE", t.qtype);
   if (t.has_response) {
     w.num("DNS_RET_CODE", t.rcode);
     w.num("DNS_NUM_ANSWERS", t.num_answers);
     w.num("DNS_TTL_ANSWER", t.ttl);
-    w.str("DNS_RESPONSE", t.response);
+    w.str("DNS_RESPONSE", response(t));
   }
   JsonWriter j;
   j.begin_array();
-  for (const Transaction& x : txns_) {
+  for (size_t i = 0; i < n_; i++) {
+    const Transaction& x = at(i);
     j.begin_object();
-    if (x.has_question) j.kv("DNS_QUERY", cut(x.qname));
+    if (x.has_question) j.kv("DNS_QUERY", cut(qname(x)));
     j.kv("DNS_QUERY_ID", uint64_t(x.id));
     if (x.has_question) j.kv("DNS_QUERY_TYPE", uint64_t(x.qtype));
     if (x.has_response) {
       j.kv("DNS_RET_CODE", uint64_t(x.rcode));
       j.kv("DNS_NUM_ANSWERS", uint64_t(x.num_answers));
       j.kv("DNS_TTL_ANSWER", uint64_t(x.ttl));
-      j.kv("DNS_RESPONSE", cut(x.response));
+      j.kv("DNS_RESPONSE", cut(response(x)));
     }
     j.end_object();
   }
@@ -544,8 +600,8 @@ void Transactions::set_client(const IpAddr& a, uint8_t ip_version) {
 
 bool Transactions::done() const {
   if (!cap_hit_ && !text_cap_hit_) return false;
-  for (const Transaction& t : txns_)
-    if (!t.has_response) return false;
+  for (size_t i = 0; i < n_; i++)
+    if (!at(i).has_response) return false;
   return true;
 }
 
@@ -557,24 +613,35 @@ void Transactions::add(const Message& m, Dissector& d) {
 }
 
 Transaction* Transactions::open(Dissector& d) {
-  if (txns_.size() >= dissect_limits::kMaxTransactions) {
+  if (n_ >= dissect_limits::kMaxTransactions) {
     if (!cap_hit_) d.anomaly("dns_transactions_cap");
     cap_hit_ = true;
     return nullptr;
   }
-  if (text_bytes_ >= kMaxFlowTextBytes) {
+  if (text_.size() >= kMaxFlowTextBytes) {
     if (!text_cap_hit_) d.anomaly("dns_flow_text_cap");
     text_cap_hit_ = true;
     return nullptr;
   }
-  txns_.emplace_back();
-  return &txns_.back();
+  if (n_++ == 0) return &first_;
+  more_.emplace_back();
+  return &more_.back();
+}
+
+uint32_t Transactions::keep(const std::string& s) {
+  // A query name and its answers are ~100 bytes: room for both in the first allocation.
+  if (text_.capacity() < 128) text_.reserve(128);
+  const uint32_t at = uint32_t(text_.size());
+  text_ += s;
+  return at;
 }
 
 void Transactions::on_query(const Message& m, Dissector& d) {
   // A retransmission (same id and question, still unanswered) is the same transaction.
-  for (const Transaction& t : txns_)
+  for (size_t i = 0; i < n_; i++) {
+    const Transaction& t = at(i);
     if (t.has_query && !t.has_response && t.id == m.id && same_question(t, m)) return;
+  }
   Transaction* t = open(d);
   if (!t) return;
   t->id = m.id;
@@ -584,7 +651,8 @@ void Transactions::on_query(const Message& m, Dissector& d) {
 
 void Transactions::on_response(const Message& m, Dissector& d) {
   Transaction* t = nullptr;
-  for (Transaction& x : txns_) {
+  for (size_t i = 0; i < n_; i++) {
+    Transaction& x = at(i);
     // Match the oldest open query with this id and question; a response that repeats no
     // question (QDCOUNT 0, or cut short) matches by id alone.
     if (x.has_query && !x.has_response && x.id == m.id && (!m.has_question || same_question(x, m))) {
@@ -602,16 +670,16 @@ void Transactions::on_response(const Message& m, Dissector& d) {
   t->rcode = m.rcode;
   t->num_answers = m.ancount;
   t->ttl = m.ttl;
-  t->response = m.response;
-  text_bytes_ += t->response.size();
+  t->response_at = keep(m.response);
+  t->response_len = uint32_t(m.response.size());
 }
 
 void Transactions::take_question(Transaction& t, const Message& m) {
   if (!m.has_question) return;
   t.has_question = true;
-  t.qname = m.qname;
+  t.qname_at = keep(m.qname);
+  t.qname_len = uint32_t(m.qname.size());
   t.qtype = m.qtype;
-  text_bytes_ += t.qname.size();
 }
 
 }  // namespace dns
@@ -621,9 +689,10 @@ namespace {
 class DnsDissector final : public Dissector {
  public:
   void on_payload(const PayloadCtx& c) override {
-    dns::Message& m = dns::scratch_message();
+    const dns::Message* pm = nullptr;
     dns::Anomalies an;
-    const bool ok = dns::parse_message(c.data, c.len, m, an);
+    const bool ok = dns::parse_or_recall(c.data, c.len, pm, an);
+    const dns::Message& m = *pm;
     for (int i = 0; i < an.n; i++) anomaly(an.names[i]);
     if (!ok) return;
     // The DNS client is whoever asks: the sender of a query, the receiver of a response.

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dissector.h"
@@ -84,24 +85,25 @@ bool looks_like_dns(const uint8_t* data, size_t len, bool port137 = false);
 bool netbios_shaped(const uint8_t* data, size_t len, bool port137);
 
 // Lower-case ASCII comparison of two presentation names (RFC 4343: names compare without case).
-bool same_name(const std::string& a, const std::string& b);
+bool same_name(std::string_view a, std::string_view b);
 
 // All query and answer text kept by one flow (names and DNS_RESPONSE of every transaction):
 // with 64 transactions of up to 2 KiB each a flow could hold 128 KiB; this keeps it at 32.
 inline constexpr size_t kMaxFlowTextBytes = 32 * 1024;
 
-// One query and its response.
+// One query and its response. The texts live in the flow's Transactions::text_ (one
+// allocation per flow for every name and answer, not two strings per transaction).
 struct Transaction {
   uint16_t id = 0;
   bool has_question = false;
-  std::string qname;
-  uint16_t qtype = 0;
   bool has_query = false;     // the query itself was seen
   bool has_response = false;
   uint8_t rcode = 0;
+  uint16_t qtype = 0;
   uint16_t num_answers = 0;
   uint32_t ttl = 0;
-  std::string response;
+  uint32_t qname_at = 0, qname_len = 0;  // in text_
+  uint32_t response_at = 0, response_len = 0;
 };
 
 // A flow's transactions and the fields it exports, whatever carries the messages (UDP
@@ -122,15 +124,32 @@ class Transactions {
   void write(FieldWriter& w) const;
 
  private:
+  // Most DNS flows hold one transaction (a query and its response): it is kept in place, and
+  // only a second one allocates.
+  size_t size() const { return n_; }
+  Transaction& at(size_t i) { return i == 0 ? first_ : more_[i - 1]; }
+  const Transaction& at(size_t i) const { return i == 0 ? first_ : more_[i - 1]; }
+  std::string_view qname(const Transaction& t) const { return std::string_view(text_).substr(t.qname_at, t.qname_len); }
+  std::string_view response(const Transaction& t) const {
+    return std::string_view(text_).substr(t.response_at, t.response_len);
+  }
+  bool same_question(const Transaction& t, const Message& m) const;
   Transaction* open(Dissector& d);
   void on_query(const Message& m, Dissector& d);
   void on_response(const Message& m, Dissector& d);
   void take_question(Transaction& t, const Message& m);
+  // Appends s to text_: where it starts.
+  uint32_t keep(const std::string& s);
 
-  std::vector<Transaction> txns_;
+  Transaction first_;
+  std::vector<Transaction> more_;
+  size_t n_ = 0;
+  // Every query name and answer text of the flow, back to back. Bounded: open() refuses a
+  // transaction once it holds kMaxFlowTextBytes, and one transaction adds at most a name
+  // and kMaxResponseText.
+  std::string text_;
   IpAddr client_{};
   uint8_t client_version_ = 0;  // 0: no client yet
-  size_t text_bytes_ = 0;
   bool cap_hit_ = false;
   bool text_cap_hit_ = false;
 };

@@ -66,14 +66,10 @@ inline char* put_ipv6(char* out, const uint8_t* a, bool v4_compatible = true) {
     }
     if (i) *out++ = ':';
     if (v4_tail && i == 6) return put_ipv4(out, a + 12);
+    // Digits without leading zeros: from the group's highest non-zero nibble down.
     const unsigned v = w[i];
-    bool lead = true;
-    for (int s = 12; s >= 0; s -= 4) {
-      const unsigned d = (v >> s) & 0xF;
-      if (lead && d == 0 && s) continue;
-      lead = false;
-      *out++ = kHex[d];
-    }
+    const int digits = v >= 0x1000 ? 4 : v >= 0x100 ? 3 : v >= 0x10 ? 2 : 1;
+    for (int s = 4 * (digits - 1); s >= 0; s -= 4) *out++ = kHex[(v >> s) & 0xF];
   }
   return out;
 }

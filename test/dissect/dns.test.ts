@@ -151,6 +151,29 @@ describe('DNS message fields', () => {
     expect(root.fields.DNS_QUERY_TYPE).toBe(2);
   });
 
+
+  it('the longest name text: 255 wire bytes that all need \\DDD (the parser builds it on the stack)', () => {
+    // Labels of 63, 63, 63 and 61 bytes + 4 length bytes + the zero = 255, the most allowed.
+    const label = (n: number, byte: number): string => h8(n) + h8(byte).repeat(n);
+    const name = label(63, 0xff) + label(63, 0x00) + label(63, 0x2e) + label(61, 0x7f) + '00';
+    const want = ['\\255'.repeat(63), '\\000'.repeat(63), '\\.'.repeat(63), '\\127'.repeat(61)].join('.');
+    const q = header(7, QUERY, 1) + name + h16(1) + h16(1);
+    const r = run([up(q), down(header(7, RESP, 1, 1) + name + h16(1) + h16(1) + rr(ptr(Q), 5, 60, name))]);
+    expect(r.anomalies).toEqual([]);
+    expect(r.fields.DNS_QUERY).toBe(want);
+    expect((r.fields.DNS_QUERY as string).length).toBe(63 * 4 * 2 + 63 * 2 + 61 * 4 + 3);
+    // The CNAME's target is the same name, rendered inside the answer text (cut at 1 KiB).
+    expect(r.fields.DNS_RESPONSE).toBe(('CNAME ' + want).slice(0, 1024));
+    expect(txns(r)).toHaveLength(1);
+  });
+
+  it('two queries of the same length with other names are two transactions (the probe keeps only its own parse)', () => {
+    const r = run([up(query(1, 'aaaa.example', 1)), up(query(1, 'bbbb.example', 1)), down(response(1, 'bbbb.example', 1, [rr(ptr(Q), 1, 30, ipv4('192.0.2.9'))]))]);
+    expect(txns(r).map((t) => [t.DNS_QUERY, t.DNS_RESPONSE])).toEqual([
+      ['aaaa.example', undefined],
+      ['bbbb.example', 'A 192.0.2.9'],
+    ]);
+  });
   it('follows a pointer chain inside RDATA to an earlier name', () => {
     // CNAME target "cdn" + pointer to "example.com" of the question (offset 12 + 4 = "example").
     const cname = rr(ptr(Q), 5, 30, h8(3) + ascii('cdn') + ptr(Q + 4));
