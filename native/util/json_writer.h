@@ -38,23 +38,22 @@ class JsonWriter {
   JsonWriter& operator=(const JsonWriter&) = delete;
 
   std::string& str() { return out_; }
-  void begin_object() { sep(); out_ += '{'; first_ = true; }
+  void begin_object() { open('{'); }
   void end_object() { out_ += '}'; first_ = false; }
-  void begin_array() { sep(); out_ += '['; first_ = true; }
+  void begin_array() { open('['); }
   void end_array() { out_ += ']'; first_ = false; }
   // Keys are the probe's own field names (A-Z, 0-9, '_'): after a word-at-a-time check they
   // are appended as they are, without the escaping pass (keys are half the strings of a
   // transactions array). A key that needs escaping still gets it.
   void key(std::string_view k) {
-    sep();
-    if (plain_ascii(k)) {
-      out_ += '"';
-      out_.append(k);
-      out_ += '"';
+    char b[kShortKey + 8];
+    if (const size_t n = short_key(b, k, false)) {
+      out_.append(b, n);
     } else {
+      sep();
       quote(k);
+      out_ += ':';
     }
-    out_ += ':';
     first_ = true;  // the value follows without a comma
   }
   void value(std::string_view s) { sep(); quote(s); }
@@ -66,8 +65,32 @@ class JsonWriter {
     std::snprintf(b, sizeof b, "%.17g", d);
     out_ += b;
   }
-  void kv(std::string_view k, std::string_view v) { key(k); value(v); }
-  void kv(std::string_view k, uint64_t v) { key(k); value(v); }
+  // A key and its value. Each of the separator, the key and a number goes out in one append
+  // from the stack (the transactions arrays are a few kv() per transaction for every flow,
+  // and appending them char by char was most of their cost).
+  void kv(std::string_view k, std::string_view v) {
+    char b[kShortKey + 8];
+    if (const size_t n = short_key(b, k, true)) {
+      out_.append(b, n);
+      escape_into(out_, v);
+      out_ += '"';
+      first_ = false;
+    } else {
+      key(k);
+      value(v);
+    }
+  }
+  void kv(std::string_view k, uint64_t v) {
+    char b[kShortKey + 8 + 20];
+    if (const size_t n = short_key(b, k, false)) {
+      const auto r = std::to_chars(b + n, b + sizeof b, v);
+      out_.append(b, size_t(r.ptr - b));
+      first_ = false;
+    } else {
+      key(k);
+      value(v);
+    }
+  }
 
   // Length of the valid UTF-8 sequence starting at s[i] (1..4), or 0 if it is not one.
   static size_t utf8_seq(std::string_view s, size_t i) {
@@ -146,9 +169,33 @@ class JsonWriter {
   }
 
  private:
+  static constexpr size_t kShortKey = 64;
   void sep() {
     if (!first_) out_ += ',';
     first_ = false;
+  }
+  void open(char c) {
+    if (first_) {
+      out_ += c;
+    } else {
+      const char b[2] = {',', c};
+      out_.append(b, 2);
+    }
+    first_ = true;
+  }
+  // Writes [","] '"' k '":' [ '"' ] into b (room: kShortKey + 8) when k is a plain key of at
+  // most kShortKey bytes, and returns the length; 0 (nothing written) otherwise.
+  size_t short_key(char* b, std::string_view k, bool open_quote) const {
+    if (k.size() > kShortKey || !plain_ascii(k)) return 0;
+    size_t n = 0;
+    if (!first_) b[n++] = ',';
+    b[n++] = '"';
+    std::memcpy(b + n, k.data(), k.size());
+    n += k.size();
+    b[n++] = '"';
+    b[n++] = ':';
+    if (open_quote) b[n++] = '"';
+    return n;
   }
   // True when s is printable ASCII without '"' or '\\' (nothing to escape or check).
   static bool plain_ascii(std::string_view s) {
