@@ -112,6 +112,7 @@ bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std
   // integers (String(v) forms), an empty anomaly list (JS's `prev ? ... : ...` then differs).
   std::string anomalies_extra;
   int anomalies_at = -1;
+  TagSet names;  // the names before this one: most are new, and then nothing is scanned
   for (size_t i = 0; i < ext.size(); i++) {
     const ExtField& f = ext[i];
     if (is_anomalies(f)) {
@@ -119,11 +120,15 @@ bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std
       if (anomalies_at < 0) anomalies_at = int(i);
       if (!anomalies_extra.empty()) anomalies_extra += ',';
       anomalies_extra.append(f.value);
+      names.add(f.tag);
       continue;
     }
     if (is_fixed_key(f.name, f.tag)) return false;
-    for (size_t j = 0; j < i; j++)
-      if (ext[j].tag == f.tag && ext[j].name == f.name) return false;
+    if (names.maybe(f.tag)) {
+      for (size_t j = 0; j < i; j++)
+        if (ext[j].tag == f.tag && ext[j].name == f.name) return false;
+    }
+    names.add(f.tag);
     if (f.type == 1) {
       if (f.value.size() < 8) return false;
       double d;

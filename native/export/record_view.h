@@ -65,7 +65,30 @@ inline constexpr auto kFixedKeyTags = [] {
   return t;
 }();
 
+// A set of fingerprints as two bits of 256 (a Bloom filter): "surely not in it" for most
+// names at the cost of a few instructions, so the exact scans below run only on a hit.
+struct TagSet {
+  uint64_t w[4] = {};
+  static constexpr uint64_t mix(uint64_t tag) { return tag * 0x9E3779B97F4A7C15ull; }
+  constexpr void add(uint64_t tag) {
+    const uint64_t h = mix(tag);
+    w[(h >> 62) & 3] |= 1ull << ((h >> 56) & 63);
+    w[(h >> 54) & 3] |= 1ull << ((h >> 48) & 63);
+  }
+  constexpr bool maybe(uint64_t tag) const {
+    const uint64_t h = mix(tag);
+    return (w[(h >> 62) & 3] >> ((h >> 56) & 63) & 1) && (w[(h >> 54) & 3] >> ((h >> 48) & 63) & 1);
+  }
+};
+
+inline constexpr TagSet kFixedKeySet = [] {
+  TagSet s;
+  for (uint64_t t : kFixedKeyTags) s.add(t);
+  return s;
+}();
+
 inline bool is_fixed_key(std::string_view k, uint64_t tag) {
+  if (!kFixedKeySet.maybe(tag)) return false;
   for (size_t i = 0; i < kFixedKeyTags.size(); i++)
     if (kFixedKeyTags[i] == tag && k == kFixedKeys[i]) return true;
   return false;

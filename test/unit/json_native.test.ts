@@ -132,40 +132,54 @@ test('records decoded in the sink keep their transactions after the batch is rel
   expect(checked).toBeGreaterThan(100);
 });
 
+// Batches built by hand (record.ts layout; ext fields as FieldWriter writes them: type, u16
+// name length, name, u32 value length, value), so no dissector cap or transactions copy gets
+// in the way.
+const field = (type: number, name: string, value: Buffer): Buffer => {
+  const h = Buffer.alloc(3);
+  h[0] = type;
+  h.writeUInt16LE(name.length, 1);
+  const l = Buffer.alloc(4);
+  l.writeUInt32LE(value.length, 0);
+  return Buffer.concat([h, Buffer.from(name), l, value]);
+};
+const num = (name: string, v: number): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeDoubleLE(v, 0);
+  return field(1, name, b);
+};
+/** One batch of records, each an IPv4/UDP flow with the given ext fields. */
+function handBatch(exts: Buffer[]): FlowBatch {
+  const parts = exts.map((ext, i) => {
+    const rec = Buffer.alloc(144);
+    rec.writeBigUInt64LE(BigInt(7 + i), 0); // FLOW_ID
+    rec.writeBigUInt64LE(1_700_000_000_000_000n, 8);
+    rec.writeBigUInt64LE(1_700_000_000_500_000n, 16);
+    rec.writeBigUInt64LE(1n, 24);
+    rec.writeBigUInt64LE(60n, 32);
+    Buffer.from([192, 0, 2, 1]).copy(rec, 72);
+    Buffer.from([192, 0, 2, 2]).copy(rec, 88);
+    rec[114] = 4;
+    rec[115] = 17;
+    rec.writeUInt32LE(ext.length, 140);
+    return Buffer.concat([rec, ext]);
+  });
+  const count = Buffer.alloc(4);
+  count.writeUInt32LE(exts.length, 0);
+  return new FlowBatch(Buffer.concat([count, ...parts]), []);
+}
+
 test('a value whose escapes outgrow the text buffer mid-record is written whole (TextBuffer growth)', () => {
   // The formatter reserves twice the batch's size (at least 4 KiB), then makes room piece by
   // piece. A string field of 2.5 MB of control bytes escapes to 6x its size (\u0001), so its
   // room has to come from a larger buffer in the middle of the record: larger than any batch
-  // before it in this process left the (kept) buffer, and under the 16 MiB it keeps. Built by hand
-  // (record.ts layout; ext fields as FieldWriter writes them: type, u16 name length, name,
-  // u32 value length, value), so no dissector cap or transactions copy gets in the way.
-  const field = (type: number, name: string, value: Buffer): Buffer => {
-    const h = Buffer.alloc(3);
-    h[0] = type;
-    h.writeUInt16LE(name.length, 1);
-    const l = Buffer.alloc(4);
-    l.writeUInt32LE(value.length, 0);
-    return Buffer.concat([h, Buffer.from(name), l, value]);
-  };
+  // before it in this process left the (kept) buffer, and under the 16 MiB it keeps.
   const ext = Buffer.concat([
     field(2, 'X_FIRST', Buffer.from('plain')),
     field(2, 'X_CONTROLS', Buffer.alloc(2_500_000, 0x01)),
     field(2, 'X_QUOTES', Buffer.from('"\\'.repeat(500))),
   ]);
-  const rec = Buffer.alloc(144);
-  rec.writeBigUInt64LE(7n, 0); // FLOW_ID
-  rec.writeBigUInt64LE(1_700_000_000_000_000n, 8);
-  rec.writeBigUInt64LE(1_700_000_000_500_000n, 16);
-  rec.writeBigUInt64LE(1n, 24);
-  rec.writeBigUInt64LE(60n, 32);
-  Buffer.from([192, 0, 2, 1]).copy(rec, 72);
-  Buffer.from([192, 0, 2, 2]).copy(rec, 88);
-  rec[114] = 4;
-  rec[115] = 17;
-  rec.writeUInt32LE(ext.length, 140);
-  const count = Buffer.alloc(4);
-  count.writeUInt32LE(1, 0);
-  const batch = new FlowBatch(Buffer.concat([count, rec, ext]), []);
+  const batch = handBatch([ext]);
   const line = batch.jsonLines().toString();
   expect(line).toBe(flowToJson(batch.record(0)) + '\n');
   const back = JSON.parse(line);
@@ -173,4 +187,24 @@ test('a value whose escapes outgrow the text buffer mid-record is written whole 
   expect(back.X_QUOTES).toBe('"\\'.repeat(500));
   expect(back.X_FIRST).toBe('plain');
   expect(line.length).toBeGreaterThan(2 * (4 + 144 + ext.length));
+});
+
+test('a field named like a fixed key, or like an earlier field, leaves its record to JS (one key, the last value)', () => {
+  // The native formatter screens names with a 256-bit filter before its exact scans; JS writes
+  // a repeated key once, where it first stood. Each record must still come out as JS writes it.
+  const many = Array.from({ length: 40 }, (_, i) => num(`X_FIELD_${i}`, i));
+  const batch = handBatch([
+    Buffer.concat(many),
+    Buffer.concat([...many.slice(0, 30), num('X_FIELD_3', 333), ...many.slice(30)]),
+    Buffer.concat([num('X_A', 1), num('L4_SRC_PORT', 9999), num('FLOW_ID', 5), num('X_B', 2)]),
+    Buffer.concat([field(2, 'L7_PROTO_NAME', Buffer.from('Mine')), field(2, 'X_C', Buffer.from('c'))]),
+  ]);
+  const lines = batch.jsonLines().toString().split('\n').filter(Boolean);
+  expect(lines).toEqual(batch.records().map((f) => flowToJson(f)));
+  const [all, repeated, fixed, named] = lines.map((l) => JSON.parse(l));
+  expect(Object.keys(all).filter((k) => k.startsWith('X_FIELD_'))).toHaveLength(40);
+  expect(repeated.X_FIELD_3).toBe(333);
+  expect(lines[1].match(/"X_FIELD_3"/g)).toHaveLength(1);
+  expect([fixed.L4_SRC_PORT, fixed.FLOW_ID, fixed.X_B]).toEqual([9999, 5, 2]);
+  expect(named.L7_PROTO_NAME).toBe('Mine');
 });
