@@ -60,6 +60,7 @@
 // look-alikes (RTSP/1.0, SIP/2.0) are not HTTP/1.x; SSDP (HTTP over UDP) is not this
 // dissector's (nDPI has it as its own protocol). Any port: ports only order the probes.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -85,22 +86,19 @@ constexpr uint64_t kMaxResyncBytes = 4u << 20;  // bytes searched for a start li
 constexpr size_t kMaxMethodLen = 32;            // method token accepted by the probe
 constexpr size_t kMaxHeldBytes = 2 * reasm_limits::kProbeBytesPerDir;  // before the roles are known
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
-bool is_ws(char c) { return c == ' ' || c == '\t'; }
+constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
+constexpr bool is_ws(char c) { return c == ' ' || c == '\t'; }
 
-// RFC 9110 §5.6.2 tchar.
-bool is_tchar(char c) {
-  if (is_alpha(c) || is_digit(c)) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
+// RFC 9110 §5.6.2 tchar, as a table: every header name is checked a byte at a time.
+constexpr std::array<bool, 256> kTchar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; c++) t[size_t(c)] = is_alpha(char(c)) || is_digit(char(c));
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[uint8_t(c)] = true;
+  return t;
+}();
+bool is_tchar(char c) { return kTchar[uint8_t(c)]; }
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -290,6 +288,30 @@ size_t embedded_request(std::string_view t) {
   for (std::string_view k : kKnownMethods)
     if (k.size() > best && run.size() >= k.size() && run.substr(run.size() - k.size()) == k) best = k.size();
   return best ? method_end - best : std::string_view::npos;
+}
+
+// The header fields the dissector reads. Each has a length no other of them has, so a name
+// is told by its length first and then by one compare: every other header, the common ones
+// included (Accept*, Connection, Server, Date, Cache-Control), costs at most that compare.
+enum class Field : uint8_t {
+  kOther, kContentLength, kTransferEncoding, kHost, kUserAgent, kReferer, kXForwardedFor, kVia,
+  kContentType,
+};
+Field field_of(std::string_view name) {
+  Field f = Field::kOther;
+  std::string_view want;
+  switch (name.size()) {
+    case 3: f = Field::kVia, want = "via"; break;
+    case 4: f = Field::kHost, want = "host"; break;
+    case 7: f = Field::kReferer, want = "referer"; break;
+    case 10: f = Field::kUserAgent, want = "user-agent"; break;
+    case 12: f = Field::kContentType, want = "content-type"; break;
+    case 14: f = Field::kContentLength, want = "content-length"; break;
+    case 15: f = Field::kXForwardedFor, want = "x-forwarded-for"; break;
+    case 17: f = Field::kTransferEncoding, want = "transfer-encoding"; break;
+    default: return Field::kOther;
+  }
+  return iequals(name, want) ? f : Field::kOther;
 }
 
 // ---- probe ----
@@ -789,20 +811,23 @@ class HttpDissector final : public Dissector {
       if (v) store(*v, *v + " " + std::string(more));
       return;
     }
-    const size_t colon = line.find(':');
-    std::string_view name = colon == std::string_view::npos ? std::string_view() : line.substr(0, colon);
-    // Whitespace before the colon is not allowed (RFC 9112 §5.1) but is read leniently.
-    while (!name.empty() && is_ws(name.back())) name.remove_suffix(1);
-    bool valid = !name.empty();
-    for (char c : name) valid = valid && is_tchar(c);
-    if (!valid) {
+    // field-name ":" (RFC 9112 §5.1) in one pass: a run of tchar, then the colon. Whitespace
+    // before the colon is not allowed but is read leniently. No colon, an empty name or any
+    // other byte before the colon is a bad line.
+    size_t i = 0;
+    while (i < line.size() && is_tchar(line[i])) i++;
+    const std::string_view name = line.substr(0, i);
+    while (i < line.size() && is_ws(line[i])) i++;
+    if (name.empty() || i == line.size() || line[i] != ':') {
       anomaly("http_bad_header_line");
       m.last_header = kNone;
       return;
     }
-    const std::string_view value = trim(line.substr(colon + 1));
     m.last_header = kOtherHdr;
-    if (iequals(name, "content-length")) {
+    const Field f = field_of(name);
+    if (f == Field::kOther) return;  // most headers: nothing is read from them
+    const std::string_view value = trim(line.substr(i + 1));
+    if (f == Field::kContentLength) {
       uint64_t n = 0;
       if (!parse_content_length(value, n) || (m.has_cl && n != m.cl)) {
         m.bad_cl = true;
@@ -812,7 +837,7 @@ class HttpDissector final : public Dissector {
       }
       return;
     }
-    if (iequals(name, "transfer-encoding")) {
+    if (f == Field::kTransferEncoding) {
       // The final coding decides (RFC 9112 §6.3): chunked last -> chunked; anything else ->
       // a request is invalid, a response runs to the connection's end.
       std::string_view last = value;
@@ -827,29 +852,38 @@ class HttpDissector final : public Dissector {
     }
     if (!t) return;
     if (dir == 0) {
-      if (iequals(name, "host")) {
-        if (m.has_host) {
-          anomaly("http_multiple_host");  // RFC 9112 §3.2: exactly one Host
-        } else {
-          store(t->host, value);
-          m.has_host = true;
-          m.last_header = kHost;
-        }
-      } else if (iequals(name, "user-agent")) {
-        if (t->ua.empty()) store(t->ua, value), m.last_header = kUa;
-      } else if (iequals(name, "referer")) {
-        if (t->referer.empty()) store(t->referer, value), m.last_header = kReferer;
-      } else if (iequals(name, "x-forwarded-for")) {
-        append_list(t->xff, value);
-      } else if (iequals(name, "via")) {
-        if (!t->via_from_request) t->via.clear();
-        t->via_from_request = true;
-        append_list(t->via, value);
+      switch (f) {
+        case Field::kHost:
+          if (m.has_host) {
+            anomaly("http_multiple_host");  // RFC 9112 §3.2: exactly one Host
+          } else {
+            store(t->host, value);
+            m.has_host = true;
+            m.last_header = kHost;
+          }
+          return;
+        case Field::kUserAgent:
+          if (t->ua.empty()) store(t->ua, value), m.last_header = kUa;
+          return;
+        case Field::kReferer:
+          if (t->referer.empty()) store(t->referer, value), m.last_header = kReferer;
+          return;
+        case Field::kXForwardedFor:
+          append_list(t->xff, value);
+          return;
+        case Field::kVia:
+          if (!t->via_from_request) t->via.clear();
+          t->via_from_request = true;
+          append_list(t->via, value);
+          return;
+        default:
+          return;
       }
-    } else if (s.msg.status >= 200 || s.msg.status == 101) {
-      if (iequals(name, "content-type")) {
+    }
+    if (s.msg.status >= 200 || s.msg.status == 101) {
+      if (f == Field::kContentType) {
         if (t->mime.empty()) store(t->mime, value);
-      } else if (iequals(name, "via")) {
+      } else if (f == Field::kVia) {
         if (!t->via_from_request) append_list(t->via, value);
       }
     }

@@ -140,6 +140,25 @@ describe('fields', () => {
     expect(r.fields).toMatchObject({ HTTP_HOST: 'one.example', HTTP_UA: 'first', HTTP_REFERER: 'r1', HTTP_MIME: 'text/plain', HTTP_VIA: '1.0 cache', HTTP_RET_CODE: 404 });
   });
 
+  it('a name as long as a read one but different is not read (names are told by length first); obs-fold after an unread header', () => {
+    const r = run([
+      C('GET /a HTTP/1.1\nHosx: no.example\nhOST: yes.example\nUser-Agenx: no\nUser_Agent: no\nConnection: close\n  folded\nuSER-aGENT: ua\nReferrr: no\nX-Forwarded-Fox: 192.0.2.1\nvIa: 1.1 p\n\n'),
+      S('HTTP/1.1 200 OK\nContent-Typf: text/no\nContent-Lengtx: 99\nTransfer-Encodinh: chunked\ncontent-TYPE: text/yes\nCONTENT-LENGTH: 0\n\n'),
+      C(get('/b')),
+      S(ok()),
+    ]);
+    expect(r.anomalies).toEqual([]);
+    expect(txs(r)).toEqual([
+      { HTTP_URL: '/a', HTTP_METHOD: 'GET', HTTP_RET_CODE: 200, HTTP_UA: 'ua', HTTP_MIME: 'text/yes', HTTP_HOST: 'yes.example', HTTP_SITE: 'yes.example', HTTP_VIA: '1.1 p' },
+      { HTTP_URL: '/b', HTTP_METHOD: 'GET', HTTP_RET_CODE: 200, HTTP_HOST: 'example.com', HTTP_SITE: 'example.com' },
+    ]);
+    // CR is no tchar: "Content\rLength" is a bad name, not a Content-Length (CR folds onto '-'
+    // the way letters fold onto lower case).
+    const cr = run([C('POST /p HTTP/1.1\nHost: x\nContent\rLength: 5\n\nGET /q HTTP/1.1\n\n')]);
+    expect(cr.anomalies).toEqual(['http_bad_header_line']);
+    expect(txs(cr).map((t) => t.HTTP_URL)).toEqual(['/p', '/q']);
+  });
+
   it('lenient forms: bare LF, extra spaces, OWS, obs-fold, an empty reason phrase, no reason phrase at all', () => {
     const r = run([
       { dir: 0, hex: hex('\r\n\r\nGET   /x   HTTP/1.1\nHost:example.com   \nUser-Agent: Agent/1.0\n  (folded part)\nReferer :  http://r.example/\n\n') },
