@@ -47,7 +47,8 @@
 // http_chunk_cap: the rest of that direction is not read), bytes searched for a start line
 // while resyncing (kMaxResyncBytes, http_resync_cap: that direction is abandoned), and stored
 // values (kMaxValueBytes, cut on a UTF-8 boundary). Memory per flow is bounded by these: two
-// line buffers, 64 transactions of at most 8 values of 1 KiB, 256 pending entries.
+// line buffers, 64 transactions of at most 8 values of 1 KiB (one buffer per flow, at most
+// twice that with the dead bytes of rewritten values, see Values), 256 pending entries.
 // Other anomalies: http_bad_request_line, http_bad_status_line, http_bad_header_line,
 // http_bad_content_length, http_bad_transfer_encoding, http_bad_chunk_size, http_bad_chunk_end,
 // http_te_and_content_length, http_multiple_host (invalid input); http_truncated_header,
@@ -118,20 +119,12 @@ std::string_view trim(std::string_view s) {
 // >= 0x80 are accepted, as clients do send them.
 bool is_target_byte(uint8_t c) { return c > 0x20 && c != 0x7F; }
 
-// Keeps at most kMaxValueBytes of v in out (cut on a UTF-8 boundary).
-void store(std::string& out, std::string_view v) {
-  if (v.size() > kMaxValueBytes) {
-    size_t cut = kMaxValueBytes;
-    while (cut > 0 && (static_cast<unsigned char>(v[cut]) & 0xC0) == 0x80) cut--;
-    v = v.substr(0, cut);
-  }
-  out.assign(v.data(), v.size());
-}
-// Appends a list element (", " between), within kMaxValueBytes.
-void append_list(std::string& out, std::string_view v) {
-  if (v.empty() || out.size() >= kMaxValueBytes) return;
-  std::string joined = out.empty() ? std::string(v) : out + ", " + std::string(v);
-  store(out, joined);
+// At most kMaxValueBytes of v, cut on a UTF-8 boundary.
+std::string_view capped(std::string_view v) {
+  if (v.size() <= kMaxValueBytes) return v;
+  size_t cut = kMaxValueBytes;
+  while (cut > 0 && (static_cast<unsigned char>(v[cut]) & 0xC0) == 0x80) cut--;
+  return v.substr(0, cut);
 }
 
 // "HTTP/1.<digit>": true and the minor version. Only HTTP/1.x is this dissector's.
@@ -429,10 +422,79 @@ bool hint(uint16_t c, uint16_t s) { return s == 80 || s == 8080 || s == 8000 || 
 
 // ---- the dissector ----
 
+// A stored value: bytes [off, off + len) of the flow's Values.
+struct Span {
+  uint32_t off = 0, len = 0;
+  bool empty() const { return len == 0; }
+};
+
 struct Tx {
-  std::string method, url, host, ua, referer, xff, via, mime;
+  Span method, url, host, ua, referer, xff, via, mime;
   uint16_t status = 0;
   bool via_from_request = false;
+  std::array<Span*, 8> spans() { return {&method, &url, &host, &ua, &referer, &xff, &via, &mime}; }
+};
+
+// The values of a flow's transactions, in one buffer. A value per std::string meant a malloc
+// for each one longer than 15 bytes (URL, Host, User-Agent, Content-Type: about four per
+// transaction) and a free at the flow's end, all on the capture thread; this is one or two
+// allocations per flow. A value is set once, except the ones obs-fold and list headers
+// extend: the last value in the buffer is rewritten in place, any other is copied to the end,
+// and the dead bytes that leaves are dropped once they outgrow the live ones (compact()), so
+// the buffer stays within twice the live values (at most kMaxTransactions * 8 of 1 KiB).
+class Values {
+ public:
+  std::string_view get(Span s) const { return std::string_view(text_).substr(s.off, s.len); }
+
+  // s becomes at most kMaxValueBytes of v (cut on a UTF-8 boundary). v must not point into
+  // this buffer (a value extended is built in a string of its own).
+  void set(Span& s, std::string_view v, std::vector<Tx>& txs) {
+    v = capped(v);
+    if (s.off + s.len == text_.size()) {
+      text_.resize(s.off);  // the last value (or an empty one at the end): rewritten in place
+    } else {
+      dead_ += s.len;
+      if (dead_ > kMinDeadBytes && dead_ > text_.size() - dead_) compact(txs, s);
+    }
+    if (text_.capacity() < kFirstBytes) text_.reserve(kFirstBytes);
+    s.off = uint32_t(text_.size());
+    s.len = uint32_t(v.size());
+    text_.append(v);
+  }
+
+  // Appends a list element (", " between), within kMaxValueBytes.
+  void append_list(Span& s, std::string_view v, std::vector<Tx>& txs) {
+    if (v.empty() || s.len >= kMaxValueBytes) return;
+    if (s.empty()) return set(s, v, txs);
+    std::string joined(get(s));
+    joined += ", ";
+    joined += v;
+    set(s, joined, txs);
+  }
+
+  void clear(Span& s, std::vector<Tx>& txs) { set(s, {}, txs); }
+
+ private:
+  static constexpr size_t kFirstBytes = 512;         // the values of a few transactions
+  static constexpr size_t kMinDeadBytes = 16 << 10;  // dead bytes kept before compacting
+
+  // Copies every live value but `skip` (about to be rewritten) to a fresh buffer.
+  void compact(std::vector<Tx>& txs, Span& skip) {
+    skip = Span{};
+    std::string packed;
+    packed.reserve(text_.size() - dead_);
+    for (Tx& t : txs)
+      for (Span* s : t.spans()) {
+        const std::string_view v = get(*s);
+        s->off = uint32_t(packed.size());
+        packed.append(v);
+      }
+    text_.swap(packed);
+    dead_ = 0;
+  }
+
+  std::string text_;
+  size_t dead_ = 0;  // bytes of values since rewritten elsewhere
 };
 
 enum class ReqKind : uint8_t { kOther, kHead, kConnect };
@@ -574,33 +636,34 @@ class HttpDissector final : public Dissector {
   void write_fields(FieldWriter& w) {
     if (txs_.empty()) return;
     const Tx& t = txs_.front();
-    w.str_if("HTTP_URL", t.url);
-    w.str_if("HTTP_METHOD", t.method);
+    const auto v = [this](Span s) { return values_.get(s); };
+    w.str_if("HTTP_URL", v(t.url));
+    w.str_if("HTTP_METHOD", v(t.method));
     w.num_if("HTTP_RET_CODE", t.status);
-    w.str_if("HTTP_REFERER", t.referer);
-    w.str_if("HTTP_UA", t.ua);
-    w.str_if("HTTP_MIME", t.mime);
-    w.str_if("HTTP_HOST", t.host);
-    if (!t.host.empty()) w.str_if("HTTP_SITE", site_of(t.host));
-    w.str_if("HTTP_X_FORWARDED_FOR", t.xff);
-    w.str_if("HTTP_VIA", t.via);
+    w.str_if("HTTP_REFERER", v(t.referer));
+    w.str_if("HTTP_UA", v(t.ua));
+    w.str_if("HTTP_MIME", v(t.mime));
+    w.str_if("HTTP_HOST", v(t.host));
+    if (!t.host.empty()) w.str_if("HTTP_SITE", site_of(v(t.host)));
+    w.str_if("HTTP_X_FORWARDED_FOR", v(t.xff));
+    w.str_if("HTTP_VIA", v(t.via));
     JsonWriter j;
     j.begin_array();
     for (const Tx& x : txs_) {
       j.begin_object();
-      if (!x.url.empty()) j.kv("HTTP_URL", x.url);
-      if (!x.method.empty()) j.kv("HTTP_METHOD", x.method);
+      if (!x.url.empty()) j.kv("HTTP_URL", v(x.url));
+      if (!x.method.empty()) j.kv("HTTP_METHOD", v(x.method));
       if (x.status) j.kv("HTTP_RET_CODE", uint64_t(x.status));
-      if (!x.referer.empty()) j.kv("HTTP_REFERER", x.referer);
-      if (!x.ua.empty()) j.kv("HTTP_UA", x.ua);
-      if (!x.mime.empty()) j.kv("HTTP_MIME", x.mime);
+      if (!x.referer.empty()) j.kv("HTTP_REFERER", v(x.referer));
+      if (!x.ua.empty()) j.kv("HTTP_UA", v(x.ua));
+      if (!x.mime.empty()) j.kv("HTTP_MIME", v(x.mime));
       if (!x.host.empty()) {
-        j.kv("HTTP_HOST", x.host);
-        const std::string site = site_of(x.host);
+        j.kv("HTTP_HOST", v(x.host));
+        const std::string site = site_of(v(x.host));
         if (!site.empty()) j.kv("HTTP_SITE", site);
       }
-      if (!x.xff.empty()) j.kv("HTTP_X_FORWARDED_FOR", x.xff);
-      if (!x.via.empty()) j.kv("HTTP_VIA", x.via);
+      if (!x.xff.empty()) j.kv("HTTP_X_FORWARDED_FOR", v(x.xff));
+      if (!x.via.empty()) j.kv("HTTP_VIA", v(x.via));
       j.end_object();
     }
     j.end_array();
@@ -828,11 +891,15 @@ class HttpDissector final : public Dissector {
       // obs-fold (RFC 9112 §5.2): continues the previous field's value.
       const std::string_view more = trim(line);
       if (!t || more.empty()) return;
-      std::string* v = nullptr;
+      Span* v = nullptr;
       if (m.last_header == kUa) v = &t->ua;
       else if (m.last_header == kReferer) v = &t->referer;
       else if (m.last_header == kHost) v = &t->host;
-      if (v) store(*v, *v + " " + std::string(more));
+      if (!v) return;
+      std::string joined(values_.get(*v));
+      joined += ' ';
+      joined += more;
+      store(*v, joined);
       return;
     }
     // field-name ":" (RFC 9112 §5.1) in one pass: a run of tchar, then the colon. Whitespace
@@ -893,12 +960,12 @@ class HttpDissector final : public Dissector {
           if (t->referer.empty()) store(t->referer, value), m.last_header = kReferer;
           return;
         case Field::kXForwardedFor:
-          append_list(t->xff, value);
+          values_.append_list(t->xff, value, txs_);
           return;
         case Field::kVia:
-          if (!t->via_from_request) t->via.clear();
+          if (!t->via_from_request) values_.clear(t->via, txs_);
           t->via_from_request = true;
-          append_list(t->via, value);
+          values_.append_list(t->via, value, txs_);
           return;
         default:
           return;
@@ -908,7 +975,7 @@ class HttpDissector final : public Dissector {
       if (f == Field::kContentType) {
         if (t->mime.empty()) store(t->mime, value);
       } else if (f == Field::kVia) {
-        if (!t->via_from_request) append_list(t->via, value);
+        if (!t->via_from_request) values_.append_list(t->via, value, txs_);
       }
     }
   }
@@ -986,8 +1053,12 @@ class HttpDissector final : public Dissector {
 
   static constexpr int32_t kLostRequest = -2;
 
+  // s becomes at most kMaxValueBytes of v (see Values::set).
+  void store(Span& s, std::string_view v) { values_.set(s, v, txs_); }
+
   Side side_[2];
   std::vector<Tx> txs_;
+  Values values_;  // the values txs_ point into
   Fifo<Pending> pending_;
   bool over_cap_ = false;
   int8_t swap_ = -1;     // roles: -1 not known yet, 0 flow client = requester, 1 swapped

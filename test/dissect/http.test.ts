@@ -201,6 +201,34 @@ describe('fields', () => {
     expect(t[1].HTTP_URL).toBe('/next');
     expect(r.anomalies).toEqual([]);
   });
+
+  it('values extended in turn (X-Forwarded-For and Via lists, obs-fold after a response stored its type) keep their own bytes', () => {
+    // The values share one buffer per flow: each list line here rewrites a value that is no
+    // longer the last one, leaving dead bytes that are compacted away many times over.
+    const lists = (k: number): string => Array.from({ length: 120 }, (_, i) => `X-Forwarded-For: 10.${k}.0.${i}\nVia: 1.1 proxy-${k}-${i}\n`).join('');
+    const joined = (xs: string[]): string => xs.join(', ').slice(0, 1024);
+    const r = run([
+      C(`GET /0 HTTP/1.1\nHost: h0.example\nUser-Agent: ua-0\n${lists(0)}\n`),
+      C('GET /1 HTTP/1.1\nHost: h1.example\nUser-Agent: ua-1\n'),
+      S('HTTP/1.1 200 OK\nContent-Type: text/t0\nContent-Length: 0\n\n'),
+      C(` (folded)\n${lists(1)}\n`),
+      S('HTTP/1.1 200 OK\nContent-Type: text/t1\nContent-Length: 0\n\n'),
+      C(`GET /2 HTTP/1.1\nHost: h2.example\n${lists(2)}User-Agent: ua-2\n\n`),
+      S('HTTP/1.1 404 Not Found\nContent-Type: text/t2\nContent-Length: 0\n\n'),
+    ]);
+    expect(r.anomalies).toEqual([]);
+    expect(txs(r)).toEqual([0, 1, 2].map((k) => ({
+      HTTP_URL: `/${k}`,
+      HTTP_METHOD: 'GET',
+      HTTP_RET_CODE: k === 2 ? 404 : 200,
+      HTTP_UA: k === 1 ? 'ua-1 (folded)' : `ua-${k}`,
+      HTTP_MIME: `text/t${k}`,
+      HTTP_HOST: `h${k}.example`,
+      HTTP_SITE: `h${k}.example`,
+      HTTP_X_FORWARDED_FOR: joined(Array.from({ length: 120 }, (_, i) => `10.${k}.0.${i}`)),
+      HTTP_VIA: joined(Array.from({ length: 120 }, (_, i) => `1.1 proxy-${k}-${i}`)),
+    })));
+  });
 });
 
 // ---- transactions ---------------------------------------------------------------------------------
