@@ -444,7 +444,12 @@ struct Tx {
 // the buffer stays within twice the live values (at most kMaxTransactions * 8 of 1 KiB).
 class Values {
  public:
-  std::string_view get(Span s) const { return std::string_view(text_).substr(s.off, s.len); }
+  // An empty value reads nothing: its offset may lie past the end once the value before it
+  // was rewritten shorter in place (clear() after an empty one was set), and substr() would
+  // throw there.
+  std::string_view get(Span s) const {
+    return s.len ? std::string_view(text_).substr(s.off, s.len) : std::string_view();
+  }
 
   // s becomes at most kMaxValueBytes of v (cut on a UTF-8 boundary). v must not point into
   // this buffer (a value extended is built in a string of its own).

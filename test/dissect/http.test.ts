@@ -229,6 +229,25 @@ describe('fields', () => {
       HTTP_VIA: joined(Array.from({ length: 120 }, (_, i) => `1.1 proxy-${k}-${i}`)),
     })));
   });
+
+  it('an empty value left past the end of the buffer (a response Via cleared by the request\'s) is read as empty, also while compacting', () => {
+    // The response's Via and its empty Content-Type are stored while the request's headers
+    // are still arriving. The request's own Via then clears the response's in place, which
+    // leaves the empty Content-Type's offset past the end of the values; the lists after it
+    // leave enough dead bytes for the buffer to be compacted with that offset in it.
+    const lists = Array.from({ length: 120 }, (_, i) => `X-Forwarded-For: 10.9.0.${i}\nVia: 1.1 p-${i}\n`).join('');
+    const r = run([
+      C('GET /a HTTP/1.1\nHost: h.example\n'),
+      S('HTTP/1.1 200 OK\nVia: 1.1 response-proxy\nContent-Type:\nContent-Length: 0\n\n'),
+      C(`Via: a\n${lists}\n`),
+    ]);
+    const t = txs(r);
+    expect(t).toHaveLength(1);
+    expect(t[0].HTTP_MIME).toBeUndefined();
+    expect(t[0].HTTP_VIA).toBe(['a', ...Array.from({ length: 120 }, (_, i) => `1.1 p-${i}`)].join(', ').slice(0, 1024));
+    expect(t[0].HTTP_X_FORWARDED_FOR).toBe(Array.from({ length: 120 }, (_, i) => `10.9.0.${i}`).join(', ').slice(0, 1024));
+    expect(t[0].HTTP_HOST).toBe('h.example');
+  });
 });
 
 // ---- transactions ---------------------------------------------------------------------------------
