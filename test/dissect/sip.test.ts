@@ -182,6 +182,36 @@ describe('header forms', () => {
     });
   });
 
+  test('header names of a known name\'s length but another byte are other headers; case never matters', () => {
+    // Call_ID and Content_Length have the length of Call-ID and Content-Length ('_' is not '-');
+    // Content-Typf, User-Agenz and Reasom differ in their last byte only; Frog is From's length.
+    const msg = sip('OPTIONS sip:carol@chicago.example.com SIP/2.0', [
+      'Call_ID: not-this-one',
+      'Frog: <sip:frog@example.com>',
+      'fROM: <sip:alice@atlanta.example.com>;tag=1',
+      'tO: <sip:carol@chicago.example.com>',
+      'CALL-id: case1',
+      'cseQ: 7 OPTIONS',
+      'User-Agenz: NotThis/1',
+      'uSER-aGENT: Phone/2',
+      'Reasom: Q.850;cause=99',
+      'REASON: Q.850;cause=16',
+      'Content-Typf: text/plain',
+      'CONTENT-type: application/sdp',
+      'Content_Length: 99',
+    ], SDP_OFFER);
+    const r = dissectHex(D, [C(msg)]);
+    expect(r.anomalies).toEqual([]);
+    expect(r.fields).toMatchObject({
+      SIP_CALL_ID: 'case1',
+      SIP_CALLING_PARTY: '<sip:alice@atlanta.example.com>',
+      SIP_CALLED_PARTY: '<sip:carol@chicago.example.com>',
+      SIP_UAC: 'Phone/2',
+      SIP_REASON_CAUSE: 16,
+      SIP_RTP_CODECS: 'PCMU,PCMA,iLBC,telephone-event',
+    });
+  });
+
   test('addr-spec without brackets: header parameters are not part of the URI', () => {
     const r = dissectHex(D, [C(sip('OPTIONS sip:carol@chicago.example.com SIP/2.0', ['From: sip:alice@atlanta.example.com;tag=1', 'To: sip:carol@chicago.example.com', 'Call-ID: opt1', 'CSeq: 1 OPTIONS']))]);
     expect(r.fields).toMatchObject({ SIP_CALLING_PARTY: '<sip:alice@atlanta.example.com>', SIP_CALLED_PARTY: '<sip:carol@chicago.example.com>', SIP_CALL_STATE: 'UNKNOWN' });
