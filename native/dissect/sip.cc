@@ -97,6 +97,15 @@ void append_capped(std::string& out, std::string_view v, Dissector& d) {
   d.anomaly("sip_value_cap");
 }
 
+// v cut to kMaxValueBytes (on a UTF-8 boundary, named), as append_capped() into an empty string.
+std::string_view cap_value(std::string_view v, Dissector& d) {
+  if (v.size() <= kMaxValueBytes) return v;
+  size_t room = kMaxValueBytes;
+  while (room > 0 && (static_cast<unsigned char>(v[room]) & 0xC0) == 0x80) room--;
+  d.anomaly("sip_value_cap");
+  return v.substr(0, room);
+}
+
 // Next line of a text view (ends in LF; a CR before it is dropped). False at the end.
 bool next_line(std::string_view& rest, std::string_view& line) {
   if (rest.empty()) return false;
@@ -197,7 +206,9 @@ bool split_header(std::string_view line, std::string_view& name, std::string_vie
   return true;
 }
 
+// The kept ones are numbered from 1: Message::folded[id - 1] is where a folded value is joined.
 enum class Hdr { kOther, kCallId, kFrom, kTo, kCseq, kUserAgent, kServer, kContentType, kContentLength, kReason };
+static_assert(size_t(Hdr::kReason) == kKeptHeaders);
 
 // A header name equal, ignoring case, to want (lower case letters and '-')? The name holds
 // token characters only (split_header() scanned it), and OR-ing 0x20 into a token character
@@ -252,7 +263,7 @@ Hdr header_id(std::string_view n) {
 }
 
 // CSeq = 1*DIGIT LWS Method (RFC 3261 §20.16; the number is below 2**31).
-bool parse_cseq(std::string_view v, uint32_t& seq, std::string& method) {
+bool parse_cseq(std::string_view v, uint32_t& seq, std::string_view& method) {
   v = trim(v);
   size_t i = 0;
   while (i < v.size() && is_digit(v[i])) i++;
@@ -265,7 +276,7 @@ bool parse_cseq(std::string_view v, uint32_t& seq, std::string& method) {
   for (char c : m)
     if (!is_token_char(c)) return false;
   seq = uint32_t(n);
-  method.assign(m);
+  method = m;
   return true;
 }
 
@@ -358,11 +369,12 @@ bool next_word(std::string_view& rest, std::string_view& w) {
 }  // namespace
 
 void Message::reset() {
-  // Every field of Message (sip.h), in step with it; the strings are cleared, not freed.
+  // Every field of Message (sip.h), in step with it. folded[] is storage only (read through
+  // the views), so it is left as it is.
   request = false;
   method = uri = body = {};
   status = 0;
-  for (std::string* s : {&call_id, &from, &to, &user_agent, &server, &content_type, &reason, &cseq_method}) s->clear();
+  call_id = from = to = user_agent = server = content_type = reason = cseq_method = {};
   has_call_id = has_cseq = has_content_length = false;
   cseq = 0;
   content_length = 0;
@@ -398,11 +410,11 @@ ParseResult parse_message(const uint8_t* data, size_t len, bool datagram, Messag
   m.uri = s.uri;
   m.status = s.status;
 
-  // Per thread and cleared, not per message: their memory is reused (the parse is not reentrant).
-  thread_local std::string cseq_raw, cl_raw;
-  cseq_raw.clear(), cl_raw.clear();
+  std::string_view cseq_raw, cl_raw;
   bool has_cseq_hdr = false, has_cl_hdr = false, cl_conflict = false;
-  std::string* cur = nullptr;  // the kept value a continuation line extends
+  std::string_view* cur = nullptr;  // the kept value a continuation line extends
+  std::string* cur_fold = nullptr;  // where it is joined (Message::folded)
+  bool cur_joined = false;          // *cur points into *cur_fold already
   size_t n_lines = 0;
   bool ended = false;
   bool capped = false;
@@ -422,8 +434,12 @@ ParseResult parse_message(const uint8_t* data, size_t len, bool datagram, Messag
       // Folded header (RFC 3261 §7.3.1): the line continues the previous header's value,
       // and the line break with the leading whitespace counts as one space.
       if (cur) {
-        append_capped(*cur, " ", d);
-        append_capped(*cur, trim(l.text), d);
+        // Views into the message cannot span a line break: the value is copied once, then
+        // joined (the cap applies to the joined value).
+        if (!cur_joined) cur_fold->assign(*cur), cur_joined = true;
+        append_capped(*cur_fold, " ", d);
+        append_capped(*cur_fold, trim(l.text), d);
+        *cur = *cur_fold;
       } else if (n_lines == 1) {
         d.anomaly("sip_bad_header");
       }
@@ -435,8 +451,9 @@ ParseResult parse_message(const uint8_t* data, size_t len, bool datagram, Messag
       d.anomaly("sip_bad_header");
       continue;
     }
-    std::string* dst = nullptr;
-    switch (header_id(name)) {
+    std::string_view* dst = nullptr;
+    const Hdr id = header_id(name);
+    switch (id) {
       case Hdr::kCallId:
         if (!m.has_call_id) dst = &m.call_id, m.has_call_id = true;
         break;
@@ -460,8 +477,10 @@ ParseResult parse_message(const uint8_t* data, size_t len, bool datagram, Messag
       case Hdr::kOther: break;
     }
     if (dst) {
-      append_capped(*dst, trim(value), d);
+      *dst = cap_value(trim(value), d);
       cur = dst;
+      cur_fold = &m.folded[size_t(id) - 1];
+      cur_joined = false;
     }
   }
 
@@ -941,7 +960,7 @@ void sip::Calls::write(FieldWriter& w) const {
   w.json("SIP_TRANSACTIONS", j.str());
 }
 
-Entry* sip::Calls::entry_for(const std::string& call_id, std::string_view method, bool request, int dir, Dissector& d) {
+Entry* sip::Calls::entry_for(std::string_view call_id, std::string_view method, bool request, int dir, Dissector& d) {
   for (Entry& e : entries_)
     if (e.call_id == call_id) return &e;
   if (entries_.size() >= dissect_limits::kMaxTransactions) {
@@ -961,7 +980,7 @@ void sip::Calls::apply(const Message& m, int dir, uint64_t ts, Dissector& d) {
     return;
   }
   // A response says what it answers only through its CSeq method.
-  const std::string_view method = m.request ? m.method : (m.has_cseq ? std::string_view(m.cseq_method) : "");
+  const std::string_view method = m.request ? m.method : (m.has_cseq ? m.cseq_method : "");
   if (m.request && m.has_cseq && m.cseq_method != m.method) d.anomaly("sip_cseq_method_mismatch");
   Entry* e = entry_for(m.call_id, method, m.request, dir, d);
   if (!e) return;

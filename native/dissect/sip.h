@@ -2,9 +2,10 @@
 // multipart bodies), shared by the UDP dissector in sip.cc and the TCP stream one (sip_tcp.cc):
 // parse_message() takes the bytes of one message (a UDP datagram, or the head of a TCP
 // stream) and says how many bytes that message used, so a stream framer can call it again on
-// the rest. Everything it returns refers to the caller's buffer or to owned strings; nothing
-// survives the call but what the caller copies.
+// the rest. What it returns are views into the caller's buffer (or, for a header value folded
+// over several lines, into the Message's own storage): valid while both are.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -26,19 +27,28 @@ inline constexpr size_t kMaxCodecs = 32;         // codec names per SDP body
 inline constexpr size_t kMaxMultipartParts = 16; // body parts looked at in a multipart body
 inline constexpr uint64_t kMaxContentLength = 1u << 24;  // larger is not believed
 
+// Header values kept per message (Call-ID, From, To, User-Agent, Server, Content-Type, Reason,
+// CSeq, Content-Length), each at most kMaxValueBytes.
+inline constexpr size_t kKeptHeaders = 9;
+
 struct Message {  // a field added here is reset in Message::reset() (sip.cc) too
   bool request = false;
   std::string_view method;  // request method (case kept: methods are case-sensitive)
   std::string_view uri;     // Request-URI
   int status = 0;           // response status code
-  std::string call_id, from, to, user_agent, server, content_type, reason;
+  // Header values, trimmed (views: see the file comment).
+  std::string_view call_id, from, to, user_agent, server, content_type, reason;
   bool has_call_id = false;
   bool has_cseq = false;
   uint32_t cseq = 0;
-  std::string cseq_method;
+  std::string_view cseq_method;
   bool has_content_length = false;
   uint64_t content_length = 0;
   std::string_view body;  // the body as delimited by Content-Length (or the datagram's end)
+
+  // A folded value (RFC 3261 §7.3.1) is the one that is not a run of the message's bytes: it
+  // is joined here, one string per kept header, and the value's view points into it.
+  std::array<std::string, kKeptHeaders> folded;
 
   // Back to a fresh Message, keeping the strings' memory (a per-thread Message is reused).
   void reset();
@@ -106,7 +116,7 @@ class Calls {
   void write(FieldWriter& w) const;
 
  private:
-  Entry* entry_for(const std::string& call_id, std::string_view method, bool request, int dir, Dissector& d);
+  Entry* entry_for(std::string_view call_id, std::string_view method, bool request, int dir, Dissector& d);
   void apply_sdp(Entry& e, std::string_view body, int dir, Dissector& d);
   std::vector<Entry> entries_;
 };

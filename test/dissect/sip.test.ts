@@ -212,6 +212,28 @@ describe('header forms', () => {
     });
   });
 
+  test('several folded values in one message are each joined on their own', () => {
+    const msg = sip('INVITE sip:bob@biloxi.example.com SIP/2.0', [
+      'From: Alice',
+      ' <sip:alice@atlanta.example.com>;tag=1',
+      'To: <sip:bob@biloxi.example.com>',
+      'Call-ID: fold',
+      '\ttwice',
+      'CSeq: 1',
+      ' INVITE',
+      'User-Agent: Phone',
+      '  2.0',
+    ]);
+    const r = dissectHex(D, [C(msg)]);
+    expect(r.anomalies).toEqual([]);
+    expect(r.fields).toMatchObject({
+      SIP_CALL_ID: 'fold twice',
+      SIP_CALLING_PARTY: '<sip:alice@atlanta.example.com>',
+      SIP_UAC: 'Phone 2.0',
+      SIP_CALL_STATE: 'CALL_STARTED',
+    });
+  });
+
   test('addr-spec without brackets: header parameters are not part of the URI', () => {
     const r = dissectHex(D, [C(sip('OPTIONS sip:carol@chicago.example.com SIP/2.0', ['From: sip:alice@atlanta.example.com;tag=1', 'To: sip:carol@chicago.example.com', 'Call-ID: opt1', 'CSeq: 1 OPTIONS']))]);
     expect(r.fields).toMatchObject({ SIP_CALLING_PARTY: '<sip:alice@atlanta.example.com>', SIP_CALLED_PARTY: '<sip:carol@chicago.example.com>', SIP_CALL_STATE: 'UNKNOWN' });
