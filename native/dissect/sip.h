@@ -80,11 +80,11 @@ bool is_start_line(std::string_view line);
 // len + this many bytes, then parses the message once.
 uint64_t head_content_length(const uint8_t* head, size_t len);
 
-struct Sdp {
-  std::string codecs;               // "PCMA,G726-32,telephone-event": offered formats, in order
-  std::string rtp_ipv4;             // IPv4 connection address of the first active media
-  uint16_t rtp_port = 0;            // its port
-  std::vector<std::string> addrs;   // every c= address (session and media level), deduplicated
+struct Sdp {  // the views point into the body parse_sdp() was given
+  std::string codecs;                    // "PCMA,G726-32,telephone-event": offered formats, in order
+  std::string_view rtp_ipv4;             // IPv4 connection address of the first active media
+  uint16_t rtp_port = 0;                 // its port
+  std::vector<std::string_view> addrs;   // every c= address (session and media level), deduplicated
 
   void reset();  // empty again, keeping the memory
 };
