@@ -293,13 +293,10 @@ bool only_padding(std::string_view s) {
   return true;
 }
 
-// The media type of a Content-Type value, lower-cased ("application/sdp").
-std::string media_type(std::string_view ct) {
+// The media type of a Content-Type value ("application/SDP"; compare it ignoring case).
+std::string_view media_type(std::string_view ct) {
   const size_t semi = ct.find(';');
-  std::string_view t = trim(ct.substr(0, semi == std::string_view::npos ? ct.size() : semi));
-  std::string out(t);
-  for (char& c : out) c = lower(c);
-  return out;
+  return trim(ct.substr(0, semi == std::string_view::npos ? ct.size() : semi));
 }
 
 // A parameter of a header value ("boundary" of a Content-Type, "cause" of a Reason).
@@ -781,9 +778,9 @@ bool parse_sdp(std::string_view body, Sdp& out, Dissector& d) {
 
 std::string_view sdp_body(const Message& m, Dissector& d) {
   if (m.body.empty()) return {};
-  const std::string type = media_type(m.content_type);
-  if (type == "application/sdp") return m.body;
-  if (type.rfind("multipart/", 0) != 0) return {};
+  const std::string_view type = media_type(m.content_type);
+  if (iequals(type, "application/sdp")) return m.body;
+  if (!istarts_with(type, "multipart/")) return {};
   // RFC 2046 §5.1: parts are separated by "--boundary" lines; SIP-I/SIP-T calls carry the
   // SDP next to an ISUP part (RFC 3204), so the SDP is looked for among the parts.
   const std::string_view boundary = param(m.content_type, "boundary");
@@ -821,11 +818,25 @@ std::string_view sdp_body(const Message& m, Dissector& d) {
       std::string_view name, value;
       if (split_header(line, name, value) && header_id(name) == Hdr::kContentType) ct = trim(value);
     }
-    if (blank && media_type(ct) == "application/sdp") return rest;
+    if (blank && iequals(media_type(ct), "application/sdp")) return rest;
     pos = next;
   }
   return {};
 }
+
+namespace {
+
+// "<" uri ">" in one allocation (operator+ on a std::string(uri) took up to three).
+std::string bracketed(std::string_view uri) {
+  std::string out;
+  out.reserve(uri.size() + 2);
+  out.push_back('<');
+  out.append(uri);
+  out.push_back('>');
+  return out;
+}
+
+}  // namespace
 
 std::string party(std::string_view v) {
   v = trim(v);
@@ -844,14 +855,14 @@ std::string party(std::string_view v) {
     } else if (c == '<') {
       const size_t end = v.find('>', i + 1);
       const std::string_view uri = trim(v.substr(i + 1, end == std::string_view::npos ? v.size() - i - 1 : end - i - 1));
-      return "<" + std::string(uri) + ">";
+      return bracketed(uri);
     }
   }
   // addr-spec without brackets: what follows ';' are header parameters (§20.10), not URI ones.
   const size_t semi = v.find(';');
   const std::string_view uri = trim(v.substr(0, semi == std::string_view::npos ? v.size() : semi));
   if (uri.empty()) return {};
-  return "<" + std::string(uri) + ">";
+  return bracketed(uri);
 }
 
 uint32_t reason_cause(std::string_view reason) {
