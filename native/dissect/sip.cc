@@ -200,7 +200,7 @@ bool parse_start_line(std::string_view l, bool strict, StartLine& s) {
 
 // "Name : value" (RFC 3261 §7.3.1: whitespace allowed before and after the colon). The value
 // is left untrimmed: most headers are not kept, so only the kept ones pay for trim().
-bool split_header(std::string_view line, std::string_view& name, std::string_view& raw_value) {
+[[gnu::always_inline]] inline bool split_header(std::string_view line, std::string_view& name, std::string_view& raw_value) {
   size_t i = 0;
   while (i < line.size() && is_token_char(line[i])) i++;
   if (i == 0) return false;
