@@ -76,9 +76,9 @@ void append_label_byte(std::string& out, uint8_t c) {
   out.append(b, size_t(put_label_byte(b, c) - b));
 }
 
-// The longest presentation text of a name that passes the wire-length check: at most 254
-// bytes of labels and length bytes, so at most 253 label bytes of 4 escaped bytes each when
-// it is one label (more labels add a dot each but take a length byte from the same 254).
+// The longest presentation text of a name that passes the wire-length check: L labels and
+// their L length bytes share 254 wire bytes, so the text (4 bytes per escaped label byte,
+// L - 1 dots) is at most 4 * (254 - L) + L - 1, below 4 * 253 for any L >= 1.
 constexpr size_t kMaxNameText = kMaxEscapedByte * (kMaxNameWireLen - 2);
 
 struct NameCtx {
@@ -470,13 +470,13 @@ namespace {
 // The probe's parse, kept for the dissector: the engine probes a flow's first datagram and,
 // when the probe says DNS, hands that same datagram to the new dissector at once. A DNS flow
 // is mostly one query and one response, so parsing the query a second time there was a third
-// of the DNS work. Keyed by a copy of the bytes (a parse depends on nothing else), so an entry
-// can never stand for another message; datagrams over kMaxBytes are not kept.
+// of the DNS work. Kept only when the probe says DNS (parse_message succeeded), keyed by a
+// copy of the bytes (a parse depends on nothing else), so an entry can never stand for
+// another message; datagrams over kMaxBytes are not kept.
 struct ProbeMemo {
   static constexpr size_t kMaxBytes = 512;  // RFC 1035's UDP size: nearly every query
   uint8_t bytes[kMaxBytes];
   size_t len = 0;  // 0: nothing kept
-  bool ok = false; // parse_message's result
   Message m;
   Anomalies an;
 };
@@ -492,7 +492,7 @@ bool parse_or_recall(const uint8_t* data, size_t len, const Message*& out, Anoma
     pm.len = 0;
     out = &pm.m;
     an = pm.an;
-    return pm.ok;
+    return true;
   }
   Message& m = scratch_message();
   out = &m;
@@ -505,14 +505,9 @@ bool looks_like_dns(const uint8_t* data, size_t len, bool port137) {
   pm.len = 0;
   pm.m.reset();
   pm.an = Anomalies{};
-  pm.ok = parse_message(data, len, pm.m, pm.an);
-  if (len > 0 && len <= ProbeMemo::kMaxBytes) {
-    std::memcpy(pm.bytes, data, len);
-    pm.len = len;
-  }
   const Message& m = pm.m;
   const Anomalies& an = pm.an;
-  if (!pm.ok) return false;
+  if (!parse_message(data, len, pm.m, pm.an)) return false;
   if (netbios_shaped(data, len, port137)) return false;
   // RFC 1035 keeps Z zero; opcodes in use: QUERY, STATUS, NOTIFY (RFC 1996), UPDATE (RFC 2136).
   if (m.z) return false;
@@ -535,6 +530,10 @@ bool looks_like_dns(const uint8_t* data, size_t len, bool port137) {
   for (int i = 0; i < an.n; i++) {
     if (std::strncmp(an.names[i], "dns_truncated_", 14) != 0) return false;
     if (!m.questions_done) return false;
+  }
+  if (len <= ProbeMemo::kMaxBytes) {  // the dissector takes this datagram next (see ProbeMemo)
+    std::memcpy(pm.bytes, data, len);
+    pm.len = len;
   }
   return true;
 }
