@@ -72,6 +72,7 @@
 #include "../util/byte_reader.h"
 #include "../util/fifo.h"
 #include "../util/json_writer.h"
+#include "../util/token_case.h"
 #include "dissector.h"
 #include "line_reader.h"
 
@@ -284,29 +285,6 @@ size_t embedded_request(std::string_view t) {
   return best ? method_end - best : std::string_view::npos;
 }
 
-// name (tchar only) against want (lower case letters and '-', the same length) in any case.
-// Setting bit 5 folds a tchar to lower case exactly for these: only 'A'-'Z' and 'a'-'z' fold
-// onto a lower-case letter, only '-' onto '-' (CR, the other, is no tchar). So a name is
-// compared 8 bytes at a time, the last word overlapping the one before, instead of a byte at
-// a time: this runs on every header line.
-bool name_is(std::string_view name, std::string_view want) {
-  constexpr uint64_t kFold = 0x2020202020202020;
-  const auto word = [](const char* p) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    return v;
-  };
-  const size_t n = name.size();
-  if (n < 8) {
-    for (size_t i = 0; i < n; i++)
-      if ((name[i] | 0x20) != want[i]) return false;
-    return true;
-  }
-  for (size_t i = 0; i + 8 < n; i += 8)
-    if ((word(name.data() + i) | kFold) != word(want.data() + i)) return false;
-  return (word(name.data() + n - 8) | kFold) == word(want.data() + n - 8);
-}
-
 // The header fields the dissector reads. Each has a length no other of them has, so a name
 // is told by its length first and then by one compare: every other header, the common ones
 // included (Accept*, Connection, Server, Date, Cache-Control), costs at most that compare.
@@ -328,7 +306,7 @@ Field field_of(std::string_view name) {
     case 17: f = Field::kTransferEncoding, want = "transfer-encoding"; break;
     default: return Field::kOther;
   }
-  return name_is(name, want) ? f : Field::kOther;
+  return token_is(name, want) ? f : Field::kOther;  // name holds tchar only (header_line)
 }
 
 // ---- probe ----

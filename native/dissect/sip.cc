@@ -34,6 +34,7 @@
 
 #include "../util/byte_reader.h"
 #include "../util/json_writer.h"
+#include "../util/token_case.h"
 
 namespace nprobe {
 namespace sip {
@@ -216,31 +217,6 @@ bool parse_start_line(std::string_view l, bool strict, StartLine& s) {
 enum class Hdr { kOther, kCallId, kFrom, kTo, kCseq, kUserAgent, kServer, kContentType, kContentLength, kReason };
 static_assert(size_t(Hdr::kReason) == kKeptHeaders);
 
-// A header name equal, ignoring case, to want (lower case letters and '-')? The name holds
-// token characters only (split_header() scanned it), and OR-ing 0x20 into a token character
-// gives a lower-case letter or '-' only when it was that letter in either case or '-' ('_'
-// becomes DEL, the other symbols and digits have the bit already): so one OR and one compare
-// per byte decide, and they are done a word at a time. Every name is matched against one of
-// these (header_id()), so this is the parser's hottest compare.
-template <class Word>
-bool folded_word_is(const char* name, const char* want) {
-  Word a, b;
-  std::memcpy(&a, name, sizeof a);
-  std::memcpy(&b, want, sizeof b);
-  return (a | Word(0x2020202020202020ull)) == b;
-}
-bool name_is(std::string_view n, std::string_view want) {
-  const size_t k = want.size();
-  if (n.size() != k) return false;
-  const char *a = n.data(), *b = want.data();
-  // Two overlapping words cover every length from one word to two.
-  if (k >= 8 && k <= 16) return folded_word_is<uint64_t>(a, b) && folded_word_is<uint64_t>(a + k - 8, b + k - 8);
-  if (k >= 4 && k < 8) return folded_word_is<uint32_t>(a, b) && folded_word_is<uint32_t>(a + k - 4, b + k - 4);
-  for (size_t i = 0; i < k; i++)
-    if ((a[i] | 0x20) != b[i]) return false;
-  return true;
-}
-
 // Header names are case-insensitive; compact forms per RFC 3261 §7.3.3 (i f t c l; v m e k s
 // are Via, Contact, Content-Encoding, Supported, Subject, which nothing here keeps).
 [[gnu::always_inline]] inline Hdr header_id(std::string_view n) {
@@ -255,7 +231,7 @@ bool name_is(std::string_view n, std::string_view want) {
     }
   }
   // One candidate per length (Via, Contact, Max-Forwards ... fall through after one compare).
-  const auto is = [&](std::string_view want, Hdr h) { return name_is(n, want) ? h : Hdr::kOther; };
+  const auto is = [&](std::string_view want, Hdr h) { return token_is(n, want) ? h : Hdr::kOther; };
   switch (n.size()) {
     case 2: return is("to", Hdr::kTo);
     case 4: return lower(n[0]) == 'f' ? is("from", Hdr::kFrom) : is("cseq", Hdr::kCseq);
