@@ -6,7 +6,7 @@
 -- pcall with a time budget, and one string comes back with what the hooks said (suppress,
 -- changed keys, errors, time-outs).
 local load, pcall, next, type, tostring, error = load, pcall, next, type, tostring, error
-local setmetatable, rawset, unpack = setmetatable, rawset, string.unpack
+local setmetatable, rawset, rawget, unpack = setmetatable, rawset, rawget, string.unpack
 local concat, floor, clock, sethook = table.concat, math.floor, os.clock, debug.sethook
 
 local TIMEOUT = "\0nprobe:timeout"
@@ -14,21 +14,20 @@ local N = {}
 __nprobe = N
 
 -- hooks[i] = { fn = "checkDNSFlow", tbl = "dns", keys = {...}, kidx = {key = j},
---              build = f(s, pos, orig) -> t, pos, same = f(t, orig) -> bool }
+--              fmts = {j = "<i8" | "<s4"}, call = f(s, p) -> ok, r, t, dt }
 local hooks = {}
 -- stats[i] = { calls, errors, timeouts, suppressed, total (s), hist = {log2 us buckets} }
 local stats = {}
 
--- Keys a hook adds to its table are noticed by this metatable (__newindex runs only for keys
--- the table does not hold), so an unchanged table is checked without walking it.
-local added = false
-local NEWKEY = { __newindex = function(t, k, v) added = true; rawset(t, k, v) end }
+-- The debug library's metatable functions, kept before a sandbox removes `debug`: they pass
+-- the __metatable guard of the flow tables below.
+local getmt, setmt = debug.getmetatable, debug.setmetatable
 
 -- The watchdog is a count hook set only around a hook's own call: while any hook is set,
 -- Lua 5.4 traps every instruction of every Lua function (luaG_traceexec), and over a whole
 -- batch that made the prelude's unpacking and table building ~20% slower (bench/lua.js:
 -- 3.8 -> 3.5 us per trivial call, the two sethook calls included).
--- Its state lives in a table the generated hook callers can reach. W.t0: nil
+-- Its state lives in a table the hook callers can reach. W.t0: nil
 -- outside a hook call; false in a call the watchdog has not seen yet; then the os.clock() of
 -- its first visit, 1000 VM instructions into the call. A call is timed from there: os.clock() ticks in
 -- milliseconds here (Date.now() underneath) and costs a JS crossing, so reading it twice per
@@ -45,44 +44,84 @@ local function watchdog()
   end
 end
 
--- For one hook, generated once at registration: a function that unpacks a flow's values in
--- one string.unpack call, builds its table with one constructor (presized, no rehash), calls
--- the hook under pcall with its time budget, and tells whether the hook left every value as
--- it was, comparing against the unpacked values still in its registers (no copy of them is
--- kept: that copy and a separate comparison were a fifth of the cost of a call).
--- types: "i" integer, "s" string.
-local function compile(keys, types, fn, tbl)
-  local fmt, vars, fields, same = { "<" }, {}, {}, {}
-  for j = 1, #keys do
-    fmt[#fmt + 1] = types:sub(j, j) == "i" and "i8" or "s4"
-    local k = string.format("%q", keys[j])
-    vars[j] = "v" .. j
-    fields[j] = "[" .. k .. "]=v" .. j
-    same[j] = "t[" .. k .. "]==v" .. j
+-- A flow's table is filled on demand. A hook reads a few of its ~20 keys (a trivial one,
+-- one): unpacking every value into a Lua string and building a full table was ~45% of a
+-- call's cost (bench/lua.js). So the table starts empty, with a metatable holding the batch
+-- string and the flow's position: __index unpacks the one value asked for, through the
+-- flow's offset table (lua_batch.h), and does not store it, so the table's own entries are
+-- exactly what the hook wrote (__newindex stores them), and "did the hook change anything"
+-- is next(t) == nil. pairs() and deleting a key the flow has turn the table into a plain one
+-- holding every value (materialize), as nProbe's tables are; next() and rawget() on a table
+-- not yet materialized see only what the hook wrote. The metatable is guarded
+-- (__metatable): a script cannot swap it for one that would lose the values. A table a
+-- script keeps stays valid after its call: its metatable keeps the batch string alive.
+local function value_of(hk, s, p, j)
+  return (unpack(hk.fmts[j], s, p + unpack("<I4", s, p + 2 + 4 * j)))
+end
+
+local function lazy_methods(hk)
+  local kidx, keys, fmts = hk.kidx, hk.keys, hk.fmts  -- fmts[j]: "<i8" or "<s4"
+  local M = {}
+  local function materialize(t, skip)
+    local m = getmt(t)
+    local s, p = m[1], m[2]
+    for j = 1, #keys do
+      local k = keys[j]
+      if k ~= skip and rawget(t, k) == nil then rawset(t, k, value_of(hk, s, p, j)) end
+    end
+    setmt(t, nil)
   end
-  local src = "local unpack, setmetatable, NEWKEY, pcall, clock, W, G, sethook, watchdog = ...\n" ..
-    "return function(s, p)\n" ..
-    "  local " .. concat(vars, ",") .. ", np = unpack(" .. string.format("%q", concat(fmt)) .. ", s, p)\n" ..
-    "  local t = setmetatable({" .. concat(fields, ",") .. "}, NEWKEY)\n" ..
-    "  G[" .. string.format("%q", tbl) .. "] = t\n" ..
-    "  local fn = G[" .. string.format("%q", fn) .. "]\n" ..
-    "  W.t0 = false\n" ..
-    "  sethook(watchdog, '', 1000)\n" ..
-    "  local ok, r = pcall(fn)\n" ..
-    "  sethook()\n" ..
-    "  local t0 = W.t0\n" ..
-    "  W.t0 = nil\n" ..
-    "  return np, ok, r, t, t0 and clock() - t0 or 0, " .. concat(same, " and ") .. "\n" ..
-    "end\n"
-  return load(src, "=hook call", "t")(unpack, setmetatable, NEWKEY, pcall, clock, W, _G, sethook, watchdog), concat(fmt)
+  function M.index(t, k)
+    local j = kidx[k]
+    if j == nil then return nil end
+    local m = getmt(t)
+    local s, p = m[1], m[2]
+    -- value_of(), inlined: this is the path of every read
+    return (unpack(fmts[j], s, p + unpack("<I4", s, p + 2 + 4 * j)))
+  end
+  function M.newindex(t, k, v)
+    -- Only keys the table does not hold yet come here: a value (stored), or nil, which for
+    -- a key of the flow means deleting it (the table becomes plain, without it).
+    if v ~= nil then rawset(t, k, v)
+    elseif kidx[k] then materialize(t, k) end
+  end
+  function M.pairs(t)
+    materialize(t)
+    return next, t, nil
+  end
+  return M
+end
+
+-- For one hook, made once at registration: a function that makes a flow's table, calls the
+-- hook under pcall with its time budget, and returns the hook's verdict and the table.
+local function caller(hk)
+  local M = lazy_methods(hk)
+  local index, newindex, pairs_ = M.index, M.newindex, M.pairs
+  local fn, tbl, G = hk.fn, hk.tbl, _G
+  return function(s, p)
+    local t = setmetatable({}, { __index = index, __newindex = newindex, __pairs = pairs_, __metatable = false, s, p })
+    G[tbl] = t
+    local f = G[fn]
+    W.t0 = false
+    sethook(watchdog, "", 1000)
+    local ok, r = pcall(f)
+    sethook()
+    local t0 = W.t0
+    W.t0 = nil
+    return ok, r, t, t0 and clock() - t0 or 0
+  end
 end
 
 function N.register(i, fn, tbl, types, ...)
   local keys = { ... }
-  local kidx = {}
-  for j = 1, #keys do kidx[keys[j]] = j end
-  local call, fmt = compile(keys, types, fn, tbl)
-  hooks[i] = { fn = fn, tbl = tbl, keys = keys, kidx = kidx, call = call, fmt = fmt }
+  local kidx, fmts = {}, {}
+  for j = 1, #keys do
+    kidx[keys[j]] = j
+    fmts[j] = types:sub(j, j) == "i" and "<i8" or "<s4"
+  end
+  local hk = { fn = fn, tbl = tbl, keys = keys, kidx = kidx, fmts = fmts }
+  hk.call = caller(hk)
+  hooks[i] = hk
   stats[i] = { 0, 0, 0, 0, 0.0, {} }
 end
 
@@ -114,23 +153,27 @@ local function numstr(v)
 end
 
 -- A flow whose values do not fit its hook's layout (a float, a string where a number is
--- expected): every value carries its own type byte. 0 integer, 1 float, 2 string.
-local function build_tagged(hk, s, p, o)
+-- expected): every value carries its own type byte, 0 integer, 1 float, 2 string. Its table
+-- is a plain one holding every value (rare: no need to fill it on demand); orig gets the
+-- values as they came.
+local function build_tagged(hk, s, p, orig)
   local t, keys = {}, hk.keys
+  p = p + 6
   for j = 1, #keys do
     local ty, v
     ty, p = unpack("B", s, p)
     if ty == 0 then v, p = unpack("<i8", s, p)
     elseif ty == 1 then v, p = unpack("<n", s, p)
     else v, p = unpack("<s4", s, p) end
-    o[j] = v
+    orig[j] = v
     t[keys[j]] = v
   end
-  return setmetatable(t, NEWKEY), p
+  return t
 end
 
 -- s: the batch, per flow: hook index (1 byte), layout (1 byte: 0 the hook's own, 1 tagged),
--- the values. budget: seconds per call. Returns records separated by \2, fields by \1:
+-- size (u32), then the offsets and values (native/export/lua_batch.h). budget: seconds per
+-- call. Returns records separated by \2, fields by \1:
 --   S pos | E pos msg | T pos | K pos key type value
 -- What a run that failed part way (the memory cap hit while building a table) had done:
 -- N.partial() hands it to the host, which applies it and counts the rest as not scripted.
@@ -154,15 +197,13 @@ function N.run(s, budget)
   W.budget = budget
   while p <= n do
     run_pos = pos
-    local h, layout
-    h, layout, p = unpack("BB", s, p)
+    local h, layout, size = unpack("<BBI4", s, p)
     local hk = hooks[h]
-    local np, ok, r, t, dt, same
-    added = false
+    local ok, r, t, dt
     if layout == 0 then
-      np, ok, r, t, dt, same = hk.call(s, p)
+      ok, r, t, dt = hk.call(s, p)
     else
-      t, np = build_tagged(hk, s, p, orig)
+      t = build_tagged(hk, s, p, orig)
       _G[hk.tbl] = t
       W.t0 = false
       sethook(watchdog, "", 1000)
@@ -171,10 +212,6 @@ function N.run(s, budget)
       local t0 = W.t0
       W.t0 = nil
       dt = t0 and clock() - t0 or 0
-      same = true
-      for j = 1, #hk.keys do
-        if t[hk.keys[j]] ~= orig[j] then same = false; break end
-      end
     end
     local st = stats[h]
     st[1] = st[1] + 1
@@ -197,14 +234,17 @@ function N.run(s, budget)
         st[4] = st[4] + 1
         out[#out + 1] = "S\1" .. pos
       end
-      -- Keys the hook added or changed are exported with the flow.
-      if added or not same then
-        -- The values as they came in: unpacked again (rare: only for a table that changed).
-        if layout == 0 then orig = { unpack(hk.fmt, s, p) } end
+      -- Keys the hook added or changed are exported with the flow. The table's own entries
+      -- are what the hook wrote (all of them once materialized, or in the tagged layout):
+      -- each is compared with the value as it came in.
+      if next(t) ~= nil then
         local kidx = hk.kidx
         for k, v in next, t do
-          local j = kidx[k]
-          if (j == nil or orig[j] ~= v) and type(k) == "string" and (type(v) == "string" or type(v) == "number") then
+          local j, changed = kidx[k], true
+          if j ~= nil then
+            if layout == 0 then changed = value_of(hk, s, p, j) ~= v else changed = orig[j] ~= v end
+          end
+          if changed and type(k) == "string" and (type(v) == "string" or type(v) == "number") then
             local ty, text = numstr(v)
             out[#out + 1] = "K\1" .. pos .. "\1" .. clean(k) .. "\1" .. ty .. "\1" .. text
           end
@@ -212,7 +252,7 @@ function N.run(s, budget)
       end
     end
     _G[hk.tbl] = nil
-    p = np
+    p = p + size
     pos = pos + 1
   end
   run_out, run_pos = {}, 0

@@ -35,6 +35,10 @@ void put_str(std::string& o, std::string_view s) {
   o.append(s);
 }
 
+void put_u32le_at(std::string& o, size_t at, size_t v) {
+  for (int k = 0; k < 4; k++) o[at + size_t(k)] = char(uint32_t(v) >> (8 * k));
+}
+
 bool fits(const Value& v, bool is_int) { return is_int ? v.kind == Value::kInt : v.kind == Value::kStr; }
 
 void write_value(std::string& o, const Value& v, bool tagged) {
@@ -165,9 +169,19 @@ bool build_lua_batch(const uint8_t* buf, size_t len, const LuaBatchSpec& spec, s
       }
       if (!fits(v, key.is_int)) own_layout = false;
     }
+    // Header (see lua_batch.h): the size and, in the hook's own layout, each value's offset
+    // are patched in once the values are written.
+    const size_t start = out.size();
     out += char(hook.index);
     out += char(own_layout ? 0 : 1);
-    for (size_t k = 0; k < hook.keys.size(); k++) write_value(out, vals[k], !own_layout);
+    const size_t nkeys = own_layout ? hook.keys.size() : 0;
+    out.append(4 + 4 * nkeys, '\0');
+    for (size_t k = 0; k < hook.keys.size(); k++) {
+      if (own_layout) put_u32le_at(out, start + 6 + 4 * k, out.size() - start);
+      write_value(out, vals[k], !own_layout);
+    }
+    if (out.size() - start > kMaxFlowBytes) return false;  // offsets are u32: see lua_batch.h
+    put_u32le_at(out, start + 2, out.size() - start);
     flows.push_back(i);
   }
   return true;

@@ -1,10 +1,12 @@
 // The batch of flows for the Lua hooks (lua/prelude.lua N.run), built natively from a
 // readBatch() buffer, so a flow that only meets a hook never becomes a JS object. Layout per
-// flow: hook index (u8), layout (u8: 0 the hook's own, 1 tagged), the values; in the hook's
-// own layout an integer key is a little-endian i64 and a string key a u32 length and bytes;
-// in the tagged one each value is preceded by 0 integer / 1 float / 2 string. The values are
-// the ones src/lua/host.ts's getters read off the decoded record (src/record.ts); change them
-// together.
+// flow, little-endian: hook index (u8), layout (u8: 0 the hook's own, 1 tagged), the flow's
+// size in bytes from its first byte (u32); in the hook's own layout then one u32 per key, the
+// offset of its value from the flow's first byte (Lua reads only the values a hook asks for),
+// and the values: an integer key as an i64, a string key as a u32 length and bytes. In the
+// tagged layout the values follow the size, each preceded by 0 integer / 1 float / 2 string.
+// The values are the ones src/lua/host.ts's getters read off the decoded record
+// (src/record.ts); change them together (BatchWriter writes the same bytes).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +15,10 @@
 #include <vector>
 
 namespace nprobe {
+
+// A flow's bytes in the batch: its offsets are u32. Far above anything a record holds (every
+// dissector field is capped, DESIGN.md §6); checked so that an offset can never wrap.
+constexpr size_t kMaxFlowBytes = size_t(1) << 30;
 
 struct LuaKeySpec {
   // Where a key's value comes from: a fixed field of the record or a dissector field.

@@ -83,10 +83,11 @@ function isNumeric(fd: FieldDef): boolean {
 }
 
 /**
- * The batch for N.run (lua/prelude.lua), per flow: hook index, layout, values. Layout 0 is
- * the hook's own (integers as i8, strings as s4, little-endian: one string.unpack call per
- * flow); layout 1 tags every value (0 integer, 1 float, 2 string) for the rare flow whose
- * values do not fit it (a float, a string where a number is expected).
+ * The batch for N.run (lua/prelude.lua), per flow: hook index, layout, size, then values.
+ * Layout 0 is the hook's own (integers as i8, strings as s4, little-endian), with each
+ * value's offset before the values, so Lua unpacks only the keys a hook reads; layout 1 tags
+ * every value (0 integer, 1 float, 2 string) for the rare flow whose values do not fit it (a
+ * float, a string where a number is expected). native/export/lua_batch.h has the bytes.
  */
 class BatchWriter {
   buf = Buffer.allocUnsafe(1 << 16);
@@ -113,12 +114,18 @@ class BatchWriter {
       vals[j] = v;
       if (b.ints[j] ? !Number.isSafeInteger(v) : typeof v !== 'string') fits = false;
     }
-    this.room(2);
-    this.buf[this.len++] = b.index;
-    this.buf[this.len++] = fits ? 0 : 1;
+    // Header: the flow's size and, in the hook's own layout, each value's offset, both from
+    // the flow's first byte, patched in as the values are written (lua_batch.h).
+    const start = this.len;
+    const head = 6 + (fits ? 4 * vals.length : 0);
+    this.room(head);
+    this.buf[start] = b.index;
+    this.buf[start + 1] = fits ? 0 : 1;
+    this.len += head;
     for (let j = 0; j < vals.length; j++) {
       const v = vals[j];
-      if (!fits) {
+      if (fits) this.buf.writeUInt32LE(this.len - start, start + 6 + 4 * j);
+      else {
         this.room(1);
         this.buf[this.len++] = typeof v === 'string' ? 2 : Number.isSafeInteger(v) ? 0 : 1;
       }
@@ -130,6 +137,7 @@ class BatchWriter {
         this.len += 8;
       }
     }
+    this.buf.writeUInt32LE(this.len - start, start + 2);
   }
 
   private int(v: number): void {

@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { FlowBatch } from '../../src/batch';
 import { LuaHost, LuaLoadError } from '../../src/lua/host';
 import type { FlowRecord } from '../../src/record';
 
@@ -171,6 +172,116 @@ describe('calling hooks', () => {
     expect([b.S_IO, b.S_EXEC, b.S_DOFILE, b.S_DATE, b.S_FMT]).toEqual(['nil', 'nil', 'nil', '1970', '007']);
     open.close();
     closed.close();
+  });
+});
+
+describe('a flow\'s table is filled on demand (lua/prelude.lua) and reads like a plain one', () => {
+  // Both layouts: a flow whose values fit the hook's own layout gets the on-demand table, a
+  // tagged one (DNS_QUERY_TYPE as a string) a plain table; the hooks must see the same.
+  const flows = (): FlowRecord[] => [
+    dnsFlow(1, { DNS_QUERY: 'a.example', DNS_QUERY_TYPE: 1 }),
+    dnsFlow(2, { DNS_QUERY: 'b.example', DNS_QUERY_TYPE: '28' as unknown as number }),
+  ];
+
+  test('reads, writes, rewrites to the same value and new keys', async () => {
+    const h = await LuaHost.load(script('lazy1.lua', `function checkDNSFlow()
+      local q1, q2 = dns["dns.query"], dns["dns.query"]
+      dns["x.reads"] = q1 .. "|" .. q2 .. "|" .. tostring(dns["no.such.key"])
+      dns["flow.sport"] = dns["flow.sport"]         -- the same value: not a change
+      dns["dns.query"] = "w." .. q1
+      dns["x.after"] = dns["dns.query"]              -- reads what the hook wrote
+    end`));
+    const out = h.process(flows());
+    expect(out.map((f) => [f.X_READS, f.X_AFTER, f.DNS_QUERY, f.L4_SRC_PORT])).toEqual([
+      ['a.example|a.example|nil', 'w.a.example', 'w.a.example', 40001],
+      ['b.example|b.example|nil', 'w.b.example', 'w.b.example', 40002],
+    ]);
+    // Only the written keys came back as changes: the same value is not marked as one.
+    expect(h.stats()[0]).toMatchObject({ calls: 2, errors: 0 });
+    h.close();
+  });
+
+  test('an unchanged table changes nothing: the record is not marked changed', async () => {
+    const h = await LuaHost.load(script('lazy0.lua', 'function checkDNSFlow() local q = dns["dns.query"]; dns["flow.id"] = dns["flow.id"] end\n'));
+    const b = FlowBatch.of(flows());
+    const marked: number[] = [];
+    const mark = b.markChanged.bind(b);
+    b.markChanged = (i: number) => {
+      marked.push(i);
+      mark(i);
+    };
+    h.processBatch(b);
+    expect(h.stats()[0].calls).toBe(2);
+    expect(marked).toEqual([]);
+    // and a hook that does write marks both
+    const w = await LuaHost.load(script('lazy0w.lua', 'function checkDNSFlow() dns["flow.id"] = dns["flow.id"] + 1 end\n'));
+    w.processBatch(b);
+    expect(marked).toEqual([0, 1]);
+    w.close();
+    h.close();
+  });
+
+  test('pairs() sees every key, after and around writes; a deleted key is gone and not exported', async () => {
+    const h = await LuaHost.load(script('lazy2.lua', `function checkDNSFlow()
+      dns["x.new"] = 1
+      dns["flow.dport"] = 5353
+      dns["dns.query"] = nil
+      local n, keys = 0, {}
+      for k, v in pairs(dns) do n = n + 1; keys[k] = v end
+      dns["x.n"] = n
+      dns["x.dport"] = keys["flow.dport"]
+      dns["x.query"] = tostring(dns["dns.query"]) .. "," .. tostring(keys["dns.query"])
+      dns["x.id"] = keys["flow.id"]
+      dns["x.next"] = next(dns) ~= nil
+    end`));
+    const ref = await LuaHost.load(script('lazy2ref.lua', `function checkDNSFlow()
+      local n = 0
+      for k in pairs(dns) do n = n + 1 end
+      dns["x.n"] = n
+    end`));
+    const all = ref.process(flows()).map((f) => Number(f.X_N));
+    const out = h.process(flows());
+    out.forEach((f, i) => {
+      // every key the flow has, plus the new one, minus the deleted one
+      expect(f.X_N).toBe(all[i] + 1 - 1);
+      expect([f.X_DPORT, f.X_QUERY, f.X_ID, f.L4_DST_PORT]).toEqual([5353, 'nil,nil', i + 1, 5353]);
+      // deleting a key exports nothing for it: the field keeps its value
+      expect(f.DNS_QUERY).toBe(i === 0 ? 'a.example' : 'b.example');
+    });
+    h.close();
+    ref.close();
+  });
+
+  test('a table kept after its call keeps its own values in later batches', async () => {
+    const h = await LuaHost.load(script('lazy3.lua', `function checkDNSFlow()
+      if not first then first = dns; return end
+      dns["x.first"] = first["dns.query"] .. "#" .. first["flow.id"]
+      local n = 0
+      for k, v in pairs(first) do n = n + 1 end
+      dns["x.first_keys"] = n
+    end`));
+    h.process([dnsFlow(1, { DNS_QUERY: 'kept.example' })]);
+    const out = h.process([dnsFlow(2, { DNS_QUERY: 'x' }), dnsFlow(3, { DNS_QUERY: 'y' })]);
+    expect(out.map((f) => f.X_FIRST)).toEqual(['kept.example#1', 'kept.example#1']);
+    expect(out[0].X_FIRST_KEYS).toBeGreaterThan(11);
+    expect(out[1].X_FIRST_KEYS).toBe(out[0].X_FIRST_KEYS);
+    h.close();
+  });
+
+  test('the metatable is guarded: a script cannot read or replace it', async () => {
+    const logs: string[] = [];
+    const h = await LuaHost.load(script('lazy4.lua', `function checkDNSFlow()
+      dns["x.mt"] = tostring(getmetatable(dns))
+      setmetatable(dns, {})
+    end`), { log: (l) => logs.push(l) });
+    const out = h.process([dnsFlow(1)]);
+    expect(out[0].X_MT).toBeUndefined(); // the hook failed: nothing it wrote is applied
+    expect(h.stats()[0].errors).toBe(1);
+    expect(logs.join('\n')).toMatch(/protected metatable/);
+    const h2 = await LuaHost.load(script('lazy5.lua', 'function checkDNSFlow() dns["x.mt"] = tostring(getmetatable(dns)) end\n'));
+    expect(h2.process([dnsFlow(1)])[0].X_MT).toBe('false');
+    h.close();
+    h2.close();
   });
 });
 
