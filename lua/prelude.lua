@@ -46,69 +46,91 @@ end
 
 -- A flow's table is filled on demand. A hook reads a few of its ~20 keys (a trivial one,
 -- one): unpacking every value into a Lua string and building a full table was ~45% of a
--- call's cost (bench/lua.js). So the table starts empty, with a metatable holding the batch
--- string and the flow's position: __index unpacks the one value asked for, through the
--- flow's offset table (lua_batch.h), and does not store it, so the table's own entries are
--- exactly what the hook wrote (__newindex stores them), and "did the hook change anything"
--- is next(t) == nil. pairs() and deleting a key the flow has turn the table into a plain one
--- holding every value (materialize), as nProbe's tables are; next() and rawget() on a table
--- not yet materialized see only what the hook wrote. The metatable is guarded
--- (__metatable): a script cannot swap it for one that would lose the values. A table a
--- script keeps stays valid after its call: its metatable keeps the batch string alive.
+-- call's cost (bench/lua.js). So the table starts with only its batch string and position
+-- (under private keys, SK and PK below), and one metatable per hook: __index unpacks the one
+-- value asked for, through the flow's offset table (lua_batch.h), and does not store it, so
+-- the table's other entries are exactly what the hook wrote (__newindex stores them).
+-- pairs() and deleting a key the flow has turn the table into a plain one holding every
+-- value (materialize), as nProbe's tables are; next() and rawget() on a table not yet
+-- materialized see only what the hook wrote, and the two private entries. The metatable is
+-- guarded (__metatable): a script cannot swap it for one that would lose the values. A
+-- table a script keeps stays valid after its call: it holds its batch string.
 local function value_of(hk, s, p, j)
   return (unpack(hk.fmts[j], s, p + unpack("<I4", s, p + 2 + 4 * j)))
 end
 
-local function lazy_methods(hk)
+-- The private keys under which a flow's table holds its batch string and position: tables
+-- no script can name. The state lives in the table itself, with one metatable per hook:
+-- a metatable per flow (and the setmetatable walk for it) cost more than the rest of a call.
+local SK, PK = {}, {}
+
+-- Set by anything that may have written to the table of the flow being called: __newindex,
+-- materialize (after which writes to keys the table holds go unseen), and rawset, which the
+-- script gets wrapped (below). A false alarm only costs a look at the table's own entries;
+-- asking next() instead cost a sixth of a trivial call.
+local dirty = false
+
+do
+  local raw = rawset
+  function _G.rawset(t, k, v)
+    dirty = true
+    return raw(t, k, v)
+  end
+end
+
+local function lazy_metatable(hk)
   local kidx, keys, fmts = hk.kidx, hk.keys, hk.fmts  -- fmts[j]: "<i8" or "<s4"
-  local M = {}
   local function materialize(t, skip)
-    local m = getmt(t)
-    local s, p = m[1], m[2]
+    local s, p = t[SK], t[PK]
     for j = 1, #keys do
       local k = keys[j]
       if k ~= skip and rawget(t, k) == nil then rawset(t, k, value_of(hk, s, p, j)) end
     end
+    t[SK], t[PK] = nil, nil
     setmt(t, nil)
+    dirty = true
   end
-  function M.index(t, k)
-    local j = kidx[k]
-    if j == nil then return nil end
-    local m = getmt(t)
-    local s, p = m[1], m[2]
-    -- value_of(), inlined: this is the path of every read
-    return (unpack(fmts[j], s, p + unpack("<I4", s, p + 2 + 4 * j)))
-  end
-  function M.newindex(t, k, v)
-    -- Only keys the table does not hold yet come here: a value (stored), or nil, which for
-    -- a key of the flow means deleting it (the table becomes plain, without it).
-    if v ~= nil then rawset(t, k, v)
-    elseif kidx[k] then materialize(t, k) end
-  end
-  function M.pairs(t)
-    materialize(t)
-    return next, t, nil
-  end
-  return M
+  return {
+    __metatable = false,
+    __index = function(t, k)
+      local j = kidx[k]
+      if j == nil then return nil end
+      local s, p = t[SK], t[PK]
+      -- value_of(), inlined: this is the path of every read
+      return (unpack(fmts[j], s, p + unpack("<I4", s, p + 2 + 4 * j)))
+    end,
+    __newindex = function(t, k, v)
+      -- Only keys the table does not hold yet come here: a value (stored), or nil, which for
+      -- a key of the flow means deleting it (the table becomes plain, without it).
+      dirty = true
+      if v ~= nil then rawset(t, k, v)
+      elseif kidx[k] then materialize(t, k) end
+    end,
+    __pairs = function(t)
+      materialize(t)
+      return next, t, nil
+    end,
+  }
 end
 
 -- For one hook, made once at registration: a function that makes a flow's table, calls the
--- hook under pcall with its time budget, and returns the hook's verdict and the table.
+-- hook under pcall with its time budget, and returns the hook's verdict, the table and
+-- whether the hook may have written to it.
 local function caller(hk)
-  local M = lazy_methods(hk)
-  local index, newindex, pairs_ = M.index, M.newindex, M.pairs
+  local MT = lazy_metatable(hk)
   local fn, tbl, G = hk.fn, hk.tbl, _G
   return function(s, p)
-    local t = setmetatable({}, { __index = index, __newindex = newindex, __pairs = pairs_, __metatable = false, s, p })
+    local t = setmetatable({ [SK] = s, [PK] = p }, MT)
     G[tbl] = t
     local f = G[fn]
+    dirty = false
     W.t0 = false
     sethook(watchdog, "", 1000)
     local ok, r = pcall(f)
     sethook()
     local t0 = W.t0
     W.t0 = nil
-    return ok, r, t, t0 and clock() - t0 or 0
+    return ok, r, t, t0 and clock() - t0 or 0, dirty
   end
 end
 
@@ -199,9 +221,9 @@ function N.run(s, budget)
     run_pos = pos
     local h, layout, size = unpack("<BBI4", s, p)
     local hk = hooks[h]
-    local ok, r, t, dt
+    local ok, r, t, dt, wrote
     if layout == 0 then
-      ok, r, t, dt = hk.call(s, p)
+      ok, r, t, dt, wrote = hk.call(s, p)
     else
       t = build_tagged(hk, s, p, orig)
       _G[hk.tbl] = t
@@ -212,6 +234,7 @@ function N.run(s, budget)
       local t0 = W.t0
       W.t0 = nil
       dt = t0 and clock() - t0 or 0
+      wrote = true  -- a plain table: its entries are compared with orig below
     end
     local st = stats[h]
     st[1] = st[1] + 1
@@ -237,7 +260,7 @@ function N.run(s, budget)
       -- Keys the hook added or changed are exported with the flow. The table's own entries
       -- are what the hook wrote (all of them once materialized, or in the tagged layout):
       -- each is compared with the value as it came in.
-      if next(t) ~= nil then
+      if wrote then
         local kidx = hk.kidx
         for k, v in next, t do
           local j, changed = kidx[k], true

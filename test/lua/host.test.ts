@@ -201,6 +201,19 @@ describe('a flow\'s table is filled on demand (lua/prelude.lua) and reads like a
     h.close();
   });
 
+  test('writes through rawset() and after pairs() are seen too', async () => {
+    const h = await LuaHost.load(script('lazyraw.lua', `function checkDNSFlow()
+      rawset(dns, "x.raw", "r")
+      if dns["flow.id"] == 1 then                  -- the on-demand table (flow 2 is tagged)
+        for k in pairs(dns) do end                   -- materialized: every key held raw
+        dns["flow.sport"] = 1                        -- a key the table holds: no __newindex
+      end
+    end`));
+    const out = h.process(flows());
+    expect(out.map((f) => [f.X_RAW, f.L4_SRC_PORT])).toEqual([['r', 1], ['r', 40002]]);
+    h.close();
+  });
+
   test('an unchanged table changes nothing: the record is not marked changed', async () => {
     const h = await LuaHost.load(script('lazy0.lua', 'function checkDNSFlow() local q = dns["dns.query"]; dns["flow.id"] = dns["flow.id"] end\n'));
     const b = FlowBatch.of(flows());
