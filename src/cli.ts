@@ -409,6 +409,7 @@ function mergeHookStats(before: HookStats[], now: HookStats[]): HookStats[] {
     h.timeouts += b.timeouts;
     h.suppressed += b.suppressed;
     h.totalMs += b.totalMs;
+    h.costMs += b.costMs;
     h.p99Us = Math.max(h.p99Us, b.p99Us);
   }
   return out;

@@ -111,6 +111,7 @@ export function buildRegistry(snap: () => MetricsSnapshot): Registry {
   labelled('counter', 'nprobe_lua_timeouts_total', 'Lua hook calls stopped at --lua-timeout-ms', 'hook', hooks((h) => h.timeouts));
   labelled('counter', 'nprobe_lua_suppressed_total', 'Flows a Lua hook suppressed', 'hook', hooks((h) => h.suppressed));
   labelled('counter', 'nprobe_lua_seconds_total', 'Time spent in Lua hook calls', 'hook', hooks((h) => h.totalMs / 1000));
+  labelled('counter', 'nprobe_lua_cost_seconds_total', 'What Lua hook calls cost the probe: tables, crossing into Lua, calls', 'hook', hooks((h) => h.costMs / 1000));
   labelled('gauge', 'nprobe_lua_latency_p99_seconds', '99th percentile of one hook call (upper bound of a power-of-two bucket)', 'hook', hooks((h) => h.p99Us / 1e6));
 
   // Outputs.

@@ -23,12 +23,17 @@ export interface StatsContext {
   flowsOut?: number;
 }
 
-/** One line per Lua hook: calls, errors, time-outs, suppressed flows, time, p99 latency. */
+/**
+ * One line per Lua hook: calls, errors, time-outs, suppressed flows, the time inside the hook
+ * and its p99, and what the calls cost the probe all told (tables, crossing into Lua).
+ */
 export function hookLines(hooks: HookStats[]): string[] {
+  const us = (ms: number, calls: number): string => (calls ? ((ms * 1000) / calls).toFixed(2) : '0');
   return hooks.map(
     (h) =>
       `[LUA] ${h.hook}: ${h.calls} calls, ${h.errors} errors, ${h.timeouts} timeouts, ${h.suppressed} suppressed, ` +
-      `${h.totalMs.toFixed(1)} ms total (${h.calls ? ((h.totalMs * 1000) / h.calls).toFixed(2) : '0'} us/call, p99 <= ${h.p99Us} us)`,
+      `${h.totalMs.toFixed(1)} ms in the hook (${us(h.totalMs, h.calls)} us/call, p99 <= ${h.p99Us} us), ` +
+      `${h.costMs.toFixed(1)} ms with tables and crossing (${us(h.costMs, h.calls)} us/call)`,
   );
 }
 

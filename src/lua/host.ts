@@ -34,7 +34,13 @@ export interface HookStats {
   errors: number;
   timeouts: number;
   suppressed: number;
+  /** Time inside the hook functions (from the watchdog's first visit: see lua/prelude.lua). */
   totalMs: number;
+  /**
+   * What the calls cost the probe: the batches' whole time (values gathered, the crossing into
+   * Lua, tables, calls, results applied), shared among the hooks by their number of calls.
+   */
+  costMs: number;
   p99Us: number;
 }
 
@@ -286,6 +292,9 @@ export class LuaHost {
   private readonly specId = nextSpecId++;
   private statsFn!: () => string;
   private partialFn!: () => string;
+  /** Per hook index: the batches' time shared by calls (HookStats.costMs), ms. */
+  private readonly costMs: Record<number, number> = {};
+  private readonly batchCalls: number[] = [];
   /** Per hook index: flows of a failed batch that never reached their hook (errors). */
   private readonly notScripted: Record<number, number> = {};
   private readonly seen = new Set<string>();
@@ -397,6 +406,7 @@ export class LuaHost {
    */
   processBatch(batch: FlowBatch): void {
     if (this.byIndex.length === 0) return;
+    const t0 = performance.now();
     let hooked: ArrayLike<number>;
     let bytes: Buffer;
     let len: number;
@@ -437,7 +447,24 @@ export class LuaHost {
       this.report(`${hooked.length - Number(done)} flows not scripted: ${(e as Error).message}`);
       result = partial ?? '';
     }
-    if (!result) return;
+    if (result) this.apply(batch, hooked, result);
+    this.account(batch, hooked, performance.now() - t0);
+  }
+
+  /** The batch's time, shared among the hooks by their calls in it. */
+  private account(batch: FlowBatch, hooked: ArrayLike<number>, ms: number): void {
+    const n = this.batchCalls;
+    n.length = this.byIndex.length + 1;
+    n.fill(0);
+    for (let k = 0; k < hooked.length; k++) {
+      const b = this.bindings.get(batch.l7(hooked[k]));
+      if (b) n[b.index]++;
+    }
+    for (let i = 1; i < n.length; i++) if (n[i]) this.costMs[i] = (this.costMs[i] ?? 0) + (ms * n[i]) / hooked.length;
+  }
+
+  /** What the hooks said (N.run's result): suppressions, errors, time-outs, changed keys. */
+  private apply(batch: FlowBatch, hooked: ArrayLike<number>, result: string): void {
     for (const rec of result.split('\x02')) {
       const p = rec.split('\x01');
       const i = hooked[Number(p[1])];
@@ -504,7 +531,16 @@ export class LuaHost {
           break;
         }
       }
-      out.push({ hook: b.plugin.luaHook, calls: n, errors: Number(errors) + (this.notScripted[b.index] ?? 0), timeouts: Number(timeouts), suppressed: Number(suppressed), totalMs: Number(total) * 1000, p99Us: p99 });
+      out.push({
+        hook: b.plugin.luaHook,
+        calls: n,
+        errors: Number(errors) + (this.notScripted[b.index] ?? 0),
+        timeouts: Number(timeouts),
+        suppressed: Number(suppressed),
+        totalMs: Number(total) * 1000,
+        costMs: this.costMs[b.index] ?? 0,
+        p99Us: p99,
+      });
     }
     return out;
   }

@@ -90,6 +90,7 @@ describe('calling hooks', () => {
       'flow.dport=53', 'flow.duration=1', 'flow.beginTime=1466425499', 'flow.endTime=1466425500', 'flow.l7_proto=5', 'flow.protocol=17',
     ]));
     expect(h.stats()[0]).toMatchObject({ hook: 'checkDNSFlow', calls: 1, errors: 0 });
+    expect(h.stats()[0].costMs).toBeGreaterThan(0); // a call too short for the watchdog still costs
     h.close();
   });
 
@@ -149,6 +150,8 @@ describe('calling hooks', () => {
     expect(st.calls).toBe(4);
     expect(st.totalMs).toBeGreaterThanOrEqual(16);
     expect(st.p99Us).toBeGreaterThanOrEqual(4096);
+    // the whole cost of the calls holds the time inside them
+    expect(st.costMs).toBeGreaterThanOrEqual(st.totalMs);
     h.close();
   });
 
