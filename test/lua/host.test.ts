@@ -150,8 +150,9 @@ describe('calling hooks', () => {
     expect(st.calls).toBe(4);
     expect(st.totalMs).toBeGreaterThanOrEqual(16);
     expect(st.p99Us).toBeGreaterThanOrEqual(4096);
-    // the whole cost of the calls holds the time inside them
-    expect(st.costMs).toBeGreaterThanOrEqual(st.totalMs);
+    // The calls' whole cost, timed apart (performance.now() around the batch): each call spins
+    // until Lua's millisecond clock moved 5 ticks, so at least 4 ms of real time.
+    expect(st.costMs).toBeGreaterThanOrEqual(16);
     h.close();
   });
 
