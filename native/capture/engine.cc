@@ -515,6 +515,10 @@ struct StreamSink final : TcpStream::Sink {
   void gap(uint64_t n) override { e.stream_gap(f, dir, n); }
 };
 
+// Nobody wants the flow's stream bytes any more: no dissector and no more probing, or a
+// dissector that is finished.
+static bool streams_unwanted(const Flow& f) { return (f.l7_done && !f.l7) || (f.l7 && f.l7_finished); }
+
 void Engine::tcp_segment(Flow& f, const Packet& p, int dir) {
   if (!f.tcp) {
     if (!have_tcp_dissectors_) {
@@ -524,6 +528,31 @@ void Engine::tcp_segment(Flow& f, const Packet& p, int dir) {
     f.tcp = new TcpFlowState();
   }
   TcpFlowState& t = *f.tcp;
+  if (!(p.tcp_flags & tcpflag::SYN) && t.dir[1 - dir].nothing_waiting() &&
+      reasm_waiting_ <= reasm_limits::kMaxWaitingTotal) {
+    // Most segments take one of two short cuts, with the same effect as the general path
+    // below (no events, no bytes start or stop waiting, memory not over its cap) minus its
+    // bookkeeping: the ACK has no hole to settle in the other direction, and the segment is
+    // either empty (a pure ACK or FIN: segment() would do nothing) or the next bytes of its
+    // direction, captured whole, with nothing waiting (segment() would hand them on as is).
+    if (p.payload_wire_len == 0) {
+      if (streams_unwanted(f)) {
+        f.l7_done = 1;
+        release_tcp(f);
+      }
+      return;
+    }
+    TcpStream& s = t.dir[dir];
+    if (p.payload_len == p.payload_wire_len && s.is_next(p.tcp_seq)) {
+      s.advance(p.payload_len);
+      stream_data(f, dir, p.payload, p.payload_len, &p);
+      if (streams_unwanted(f)) {
+        f.l7_done = 1;
+        release_tcp(f);
+      }
+      return;
+    }
+  }
   const uint64_t before = uint64_t(t.dir[0].waiting_bytes()) + t.dir[1].waiting_bytes();
   uint32_t ev = 0;
   // The ACK first: it covers what the sender had received before it sent this segment, so a
@@ -562,7 +591,7 @@ void Engine::tcp_segment(Flow& f, const Packet& p, int dir) {
     else reasm_waiting_ -= after;
   }
   // Nobody wants these bytes any more: free the streams.
-  if (f.tcp && ((f.l7_done && !f.l7) || (f.l7 && f.l7->finished()))) {
+  if (f.tcp && streams_unwanted(f)) {
     f.l7_done = 1;
     release_tcp(f);
   }
@@ -618,6 +647,7 @@ void Engine::stream_gap(Flow& f, int dir, uint64_t n) {
   tcp_gap_bytes_.fetch_add(n, std::memory_order_relaxed);
   if (f.l7) {
     f.l7->on_gap(dir, n);
+    f.l7_finished = f.l7->finished();
   } else if (!f.l7_done) {
     f.l7_done = 1;  // a hole before the protocol is known: stop guessing
   }
@@ -625,7 +655,10 @@ void Engine::stream_gap(Flow& f, int dir, uint64_t n) {
 
 void Engine::stream_data(Flow& f, int dir, const uint8_t* data, uint32_t n, const Packet* p) {
   if (f.l7) {
-    if (!f.l7->finished()) f.l7->on_payload(PayloadCtx{p ? p->ts_us : now_us_, dir, data, n, p});
+    if (!f.l7_finished) {
+      f.l7->on_payload(PayloadCtx{p ? p->ts_us : now_us_, dir, data, n, p});
+      f.l7_finished = f.l7->finished();
+    }
     if (!f.l7->pending_expectations().empty()) collect_expectations(f);
     return;
   }
@@ -673,6 +706,7 @@ void Engine::stream_data(Flow& f, int dir, const uint8_t* data, uint32_t n, cons
   t.head[1].clear(), t.head[1].shrink_to_fit();
   t.chunks.clear(), t.chunks.shrink_to_fit();
   if (take < n && !f.l7->finished()) f.l7->on_payload(PayloadCtx{p ? p->ts_us : now_us_, dir, data + take, n - take, p});
+  f.l7_finished = f.l7->finished();
   if (!f.l7->pending_expectations().empty()) collect_expectations(f);
 }
 

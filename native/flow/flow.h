@@ -70,6 +70,8 @@ struct Flow {
   uint8_t verdict;         // intercept_hook verdict (capture/intercept.h verdict::), 255 while pending
   InterceptState* icpt;    // owned; what waits for the verdict (pending connections only)
   uint8_t resets_sent;     // passive --intercept-rst: rounds of resets sent for a rejected connection
+  uint8_t l7_finished;     // l7->finished() as of its last on_payload/on_gap (TCP): the only calls
+                           // that change it, so the per-segment checks read this byte instead
 };
 
 }  // namespace nprobe

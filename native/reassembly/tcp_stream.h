@@ -39,6 +39,20 @@ class TcpStream {
   // Delivers everything still waiting, reporting holes as gaps (end of flow).
   uint32_t flush(Sink& out);
 
+  // The common case, decided inline by the caller (Engine::tcp_segment) instead of segment():
+  // a started stream with nothing waiting out of order, and a segment (no SYN, captured whole)
+  // that starts exactly at the next byte. The caller then hands its bytes on itself and calls
+  // advance(); segment() would have done the same, through the virtual sink and drain().
+  // (base_seq_ always names the sequence number of next_: every path that moves next_ moves it.)
+  bool is_next(uint32_t seq) const { return started_ && ooo_.empty() && seq == base_seq_; }
+  void advance(uint32_t n) {
+    next_ += n;
+    base_seq_ += n;
+    base_off_ = next_;
+  }
+  // True when no segment waits out of order (acked() then has nothing to settle).
+  bool nothing_waiting() const { return ooo_.empty(); }
+
   // Bytes handed on so far, gaps included.
   uint64_t delivered() const { return started_ ? next_ - kStartOffset : 0; }
   uint32_t waiting_bytes() const { return ooo_bytes_; }
