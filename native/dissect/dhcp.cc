@@ -25,6 +25,8 @@
 // address a client asks for); 0.0.0.0 means "none" everywhere. A transaction's fields are the
 // latest non-empty value among its messages (a REQUEST after a NAK supersedes the first one).
 
+#include <array>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -162,13 +164,33 @@ bool v6_port(uint16_t s, uint16_t d) { return s == 546 || s == 547 || d == 546 |
 constexpr uint8_t kKeptOptions[] = {1, 3, 6, 12, 15, 50, 51, 53, 54, 56, 60, 61, 82};
 constexpr size_t kNumKept = sizeof kKeptOptions;
 
+// code -> index in kKeptOptions + 1 (0: not kept), so each option costs one load to place.
+constexpr std::array<uint8_t, 256> kKeptSlot = [] {
+  std::array<uint8_t, 256> t{};
+  for (size_t i = 0; i < kNumKept; i++) t[kKeptOptions[i]] = uint8_t(i + 1);
+  return t;
+}();
+
+// The kept options of one message. A value is read where it lies in the packet (every
+// message has a dozen options, and a string per kept one meant constructing, filling and
+// freeing them all per message); only an option that repeats (RFC 3396) is joined, in a
+// buffer of its own made on the first repeat.
 struct V4Options {
-  std::string value[kNumKept];
+  std::string_view value[kNumKept];
   bool seen[kNumKept] = {};
-  static int slot(uint8_t code) {
-    for (size_t i = 0; i < kNumKept; i++)
-      if (kKeptOptions[i] == code) return int(i);
-    return -1;
+  std::unique_ptr<std::string[]> joined;  // kNumKept buffers, once an option repeats
+  static int slot(uint8_t code) { return int(kKeptSlot[code]) - 1; }
+  void append(int s, std::string_view v) {
+    if (!seen[s]) {
+      value[s] = v;
+      seen[s] = true;
+      return;
+    }
+    if (!joined) joined = std::make_unique<std::string[]>(kNumKept);
+    std::string& j = joined[size_t(s)];
+    if (j.empty()) j.assign(value[s]);  // the first part still lies in the packet
+    j.append(v);
+    value[s] = j;
   }
 };
 
@@ -362,13 +384,11 @@ class DhcpDissector final : public Dissector {
       const int s = V4Options::slot(code);
       if (s < 0) continue;
       // RFC 3396: a repeated option continues the previous one.
-      std::string& dst = o.value[s];
-      if (dst.size() + len > kMaxOptionBytes) {
+      if (o.value[s].size() + len > kMaxOptionBytes) {
         anomaly("dhcp_option_bytes_cap");
         continue;
       }
-      dst.append(reinterpret_cast<const char*>(v.cur()), len);
-      o.seen[s] = true;
+      o.append(s, std::string_view(reinterpret_cast<const char*>(v.cur()), len));
     }
     anomaly("dhcp_missing_end_option");
     return false;
@@ -408,17 +428,17 @@ class DhcpDissector final : public Dissector {
     if (overload & 1) parse_area(file, o, false, overload);
     if (overload & 2) parse_area(sname, o, false, overload);
 
-    auto opt = [&](uint8_t code) -> const std::string* {
+    auto opt = [&](uint8_t code) -> const std::string_view* {
       const int s = V4Options::slot(code);
       return o.seen[s] ? &o.value[s] : nullptr;
     };
-    auto be32_of = [](const std::string& v) {
+    auto be32_of = [](std::string_view v) {
       const auto* p = reinterpret_cast<const uint8_t*>(v.data());
       return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
     };
     // A 4-byte option (address or number); another length is an invalid value.
     auto four = [&](uint8_t code, uint32_t& out) {
-      const std::string* v = opt(code);
+      const std::string_view* v = opt(code);
       if (!v) return false;
       if (v->size() != 4) {
         anomaly("dhcp_bad_option_length");
@@ -428,7 +448,7 @@ class DhcpDissector final : public Dissector {
       return true;
     };
 
-    if (const std::string* v = opt(53)) {
+    if (const std::string_view* v = opt(53)) {
       if (v->size() != 1) {
         anomaly("dhcp_bad_option_length");
       } else {
@@ -441,7 +461,7 @@ class DhcpDissector final : public Dissector {
     // client identifier of hardware type 1 (Ethernet) carrying one (RFC 2132 §9.14).
     if (hlen == 6 && !all_zero(chaddr, 6)) {
       m.mac = mac_text(chaddr, 6);
-    } else if (const std::string* v = opt(61); v && v->size() == 7 && (*v)[0] == 1) {
+    } else if (const std::string_view* v = opt(61); v && v->size() == 7 && (*v)[0] == 1) {
       m.mac = mac_text(reinterpret_cast<const uint8_t*>(v->data()) + 1, 6);
     }
     uint32_t requested = 0;
@@ -449,8 +469,8 @@ class DhcpDissector final : public Dissector {
     m.client_ip = yiaddr ? ipv4_string(yiaddr) : ciaddr ? ipv4_string(ciaddr) : requested ? ipv4_string(requested) : "";
     if (siaddr) m.next_server = ipv4_string(siaddr);
     if (giaddr) m.relay_ip = ipv4_string(giaddr);
-    if (const std::string* v = opt(12)) m.name = text(*v);
-    if (const std::string* v = opt(82)) parse_relay_agent(*v, m);
+    if (const std::string_view* v = opt(12)) m.name = text(*v);
+    if (const std::string_view* v = opt(82)) parse_relay_agent(*v, m);
     uint32_t a = 0;
     if (four(54, a)) m.server_id = ipv4_string(a);
     if (four(1, a)) m.subnet_mask = ipv4_string(a);
@@ -458,16 +478,16 @@ class DhcpDissector final : public Dissector {
       m.lease = a;
       m.has_lease = true;
     }
-    if (const std::string* v = opt(3)) m.routers = address_list(*v, 4, "dhcp_bad_option_length");
-    if (const std::string* v = opt(6)) m.dns_servers = address_list(*v, 4, "dhcp_bad_option_length");
-    if (const std::string* v = opt(15)) m.domain = text(*v);
-    if (const std::string* v = opt(60)) m.vendor_class = text(*v);
-    if (const std::string* v = opt(56)) m.message_text = text(*v);  // Message: why a NAK or DECLINE
+    if (const std::string_view* v = opt(3)) m.routers = address_list(*v, 4, "dhcp_bad_option_length");
+    if (const std::string_view* v = opt(6)) m.dns_servers = address_list(*v, 4, "dhcp_bad_option_length");
+    if (const std::string_view* v = opt(15)) m.domain = text(*v);
+    if (const std::string_view* v = opt(60)) m.vendor_class = text(*v);
+    if (const std::string_view* v = opt(56)) m.message_text = text(*v);  // Message: why a NAK or DECLINE
     return true;
   }
 
   // Option 82 (RFC 3046): sub-options code | length | value.
-  void parse_relay_agent(const std::string& v, Message& m) {
+  void parse_relay_agent(std::string_view v, Message& m) {
     ByteReader r(reinterpret_cast<const uint8_t*>(v.data()), v.size());
     while (r.has(1)) {
       const uint8_t code = r.u8();
