@@ -84,7 +84,15 @@ const DissectorOptions& dissector_options() { return t_options ? *t_options : kD
 
 void DissectorAnomalyCounts::add(const char* name) {
   std::lock_guard<std::mutex> lk(mu_);
-  by_name_[name]++;
+  const auto it = by_ptr_.find(name);
+  if (it != by_ptr_.end()) {
+    ++*it->second;
+    return;
+  }
+  uint64_t& n = by_name_[name];  // two literals with the same text share one counter
+  ++n;
+  // Bounded in case a name ever is not a literal (each address would be a new entry).
+  if (by_ptr_.size() < kMaxCachedNames) by_ptr_.emplace(name, &n);
 }
 
 std::vector<std::pair<std::string, uint64_t>> DissectorAnomalyCounts::snapshot() const {

@@ -62,6 +62,10 @@ class DissectorAnomalyCounts {
  private:
   mutable std::mutex mu_;
   std::unordered_map<std::string, uint64_t> by_name_;
+  // Anomaly names are string literals: each literal's counter is found by its address, so a
+  // count costs no string built from the name (a malloc past 15 bytes) and no string hash.
+  static constexpr size_t kMaxCachedNames = 1024;
+  std::unordered_map<const char*, uint64_t*> by_ptr_;  // into by_name_ (nodes never move)
 };
 void set_thread_anomaly_counts(DissectorAnomalyCounts* c);
 void count_anomaly(const char* name);
