@@ -26,8 +26,31 @@ namespace nprobe {
 Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)) {
   if (cfg_.queue_records < 1) cfg_.queue_records = 1;
   signal_batch_ = std::max<size_t>(1, std::min(limits::kSignalBatchRecords, cfg_.queue_records / 2));
-  for (const DissectorInfo* d : dissectors()) have_tcp_dissectors_ |= d->ip_proto == 6 && d->probe_stream;
+  for (const DissectorInfo* d : dissectors()) {
+    if (d->ip_proto == 17) udp_probes_.push_back(d);
+    if (d->ip_proto == 6 && d->probe_stream) tcp_probes_.push_back(d);
+  }
+  have_tcp_dissectors_ = !tcp_probes_.empty();
 }
+
+namespace {
+// Runs the probes of `list` in two passes, those whose ports hint at them first (ports only
+// order the probes). probe(d) returns 1 (this protocol), 0 (need more) or -1 (no). Returns the
+// match or nullptr; `undecided` tells whether some probe wanted more bytes.
+template <class Probe>
+const DissectorInfo* run_probes(const std::vector<const DissectorInfo*>& list, uint16_t a, uint16_t b, bool& undecided,
+                                Probe&& probe) {
+  for (int pass = 0; pass < 2; pass++) {
+    for (const DissectorInfo* d : list) {
+      if (d->port_hint(a, b) != (pass == 0)) continue;
+      const int v = probe(d);
+      if (v > 0) return d;
+      if (v == 0) undecided = true;
+    }
+  }
+  return nullptr;
+}
+}  // namespace
 
 Engine::~Engine() {
   abort();
@@ -674,20 +697,11 @@ void Engine::stream_data(Flow& f, int dir, const uint8_t* data, uint32_t n, cons
   // Ports as the client sees them; a hint only orders the probes.
   const bool client = dir == 0;
   const uint16_t cport = p ? (client ? p->sport : p->dport) : 0, sport = p ? (client ? p->dport : p->sport) : 0;
-  const DissectorInfo* found = nullptr;
   bool undecided = false;
-  for (int pass = 0; pass < 2 && !found; pass++) {
-    for (const DissectorInfo* d : dissectors()) {
-      if (d->ip_proto != 6 || !d->probe_stream || d->port_hint(cport, sport) != (pass == 0)) continue;
-      const int v = d->probe_stream(t.head[0].data(), uint32_t(t.head[0].size()), t.head[1].data(),
-                                    uint32_t(t.head[1].size()), cport, sport);
-      if (v > 0) {
-        found = d;
-        break;
-      }
-      if (v == 0) undecided = true;
-    }
-  }
+  const DissectorInfo* found = run_probes(tcp_probes_, cport, sport, undecided, [&](const DissectorInfo* d) {
+    return d->probe_stream(t.head[0].data(), uint32_t(t.head[0].size()), t.head[1].data(), uint32_t(t.head[1].size()),
+                           cport, sport);
+  });
   if (!found) {
     const bool full = t.head[0].size() >= reasm_limits::kProbeBytesPerDir || t.head[1].size() >= reasm_limits::kProbeBytesPerDir;
     if (!undecided || full) f.l7_done = 1;
@@ -717,18 +731,11 @@ void Engine::dissect(Flow& f, const Packet& p, int dir) {
       f.l7_done = 1;
       return;
     }
-    const auto& list = dissectors();
-    const DissectorInfo* found = nullptr;
     // Probes whose ports match run first; ports never decide alone.
-    for (int pass = 0; pass < 2 && !found; pass++) {
-      for (const DissectorInfo* d : list) {
-        if (d->ip_proto != p.proto || d->port_hint(p.sport, p.dport) != (pass == 0)) continue;
-        if (d->probe(p.payload, p.payload_len, p.sport, p.dport)) {
-          found = d;
-          break;
-        }
-      }
-    }
+    bool undecided = false;
+    const DissectorInfo* found = run_probes(udp_probes_, p.sport, p.dport, undecided, [&](const DissectorInfo* d) {
+      return d->probe(p.payload, p.payload_len, p.sport, p.dport) ? 1 : -1;
+    });
     if (!found) {
       if (++f.l7_tries >= dissect_limits::kMaxProbePackets) f.l7_done = 1;
       return;

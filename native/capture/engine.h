@@ -194,6 +194,9 @@ class Engine final : public PacketSink {
   std::atomic<uint64_t> tcp_retransmissions_{0}, tcp_gaps_{0}, tcp_gap_bytes_{0};
   uint64_t reasm_waiting_ = 0;  // out-of-order bytes held over all flows (capture thread)
   bool have_tcp_dissectors_ = false;
+  // dissectors() split by transport once (list order kept): the probe loops run per new flow
+  // and skipped the other transport's entries one by one.
+  std::vector<const DissectorInfo*> udp_probes_, tcp_probes_;
   struct Expected {
     Expectation e;
     uint64_t flow_id;     // the announcing flow
