@@ -889,6 +889,11 @@ class HttpDissector final : public Dissector {
     // before the colon is not allowed but is read leniently. No colon, an empty name or any
     // other byte before the colon is a bad line.
     size_t i = 0;
+    // Four bytes a step while all four are tchar (a name is 4 to 20-odd bytes; this runs for
+    // every header line), then byte by byte up to the first other byte.
+    while (i + 4 <= line.size() &&
+           (is_tchar(line[i]) & is_tchar(line[i + 1]) & is_tchar(line[i + 2]) & is_tchar(line[i + 3])))
+      i += 4;
     while (i < line.size() && is_tchar(line[i])) i++;
     const std::string_view name = line.substr(0, i);
     while (i < line.size() && is_ws(line[i])) i++;

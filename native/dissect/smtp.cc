@@ -89,8 +89,11 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 bool icontains(std::string_view s, std::string_view w) {
+  if (w.empty()) return true;
+  // The first letter is compared here: most positions fail on it, without a call.
+  const char first = upper(w[0]);
   for (size_t i = 0; i + w.size() <= s.size(); i++)
-    if (iequals(s.substr(i, w.size()), w)) return true;
+    if (upper(s[i]) == first && iequals(s.substr(i, w.size()), w)) return true;
   return false;
 }
 
