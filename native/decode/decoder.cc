@@ -50,10 +50,11 @@ void Decoder::decode(uint64_t ts_us, const uint8_t* data, uint32_t caplen, uint3
         count_undecodable();
         return;
       }
-      r.copy(p.dst_mac, 6);
-      r.copy(p.src_mac, 6);
+      const auto h = r.take<14>();  // destination, source, ethertype
+      std::memcpy(p.dst_mac, h.data(), 6);
+      std::memcpy(p.src_mac, h.data() + 6, 6);
       p.has_mac = true;
-      uint16_t type = r.be16();
+      const uint16_t type = ByteReader::be16_at(h, 12);
       decode_ethertype(p, type, r.rest(), len - 14, 0);
       return;
     }
@@ -214,26 +215,26 @@ void Decoder::decode_ipv4(Packet& p, ByteReader r, uint32_t wire_left) {
     count_undecodable();
     return;
   }
-  uint8_t vihl = r.u8();
+  // The fixed header (RFC 791 §3.1) in one read. The checksum is not verified (offloaded
+  // checksums are wrong on live captures); DSCP/ECN and TTL are not used.
+  const auto h = r.take<20>();
+  const uint8_t vihl = h[0];
   if ((vihl >> 4) != 4) {
     anomaly(p, Anomaly::ip_bad_version);
     count_undecodable();
     return;
   }
   uint32_t ihl = uint32_t(vihl & 0x0F) * 4;
-  r.skip(1);  // DSCP/ECN
-  uint32_t total = r.be16();
-  uint16_t id = r.be16();
-  uint16_t frag = r.be16();
-  r.skip(1);  // TTL
-  uint8_t proto = r.u8();
-  r.skip(2);  // checksum: not verified (offloaded checksums are wrong on live captures)
+  uint32_t total = ByteReader::be16_at(h, 2);
+  const uint16_t id = ByteReader::be16_at(h, 4);
+  const uint16_t frag = ByteReader::be16_at(h, 6);
+  const uint8_t proto = h[9];
   p.ip_version = 4;
   p.proto = proto;
   std::memset(p.src.b, 0, 16);
   std::memset(p.dst.b, 0, 16);
-  r.copy(p.src.b, 4);
-  r.copy(p.dst.b, 4);
+  std::memcpy(p.src.b, h.data() + 12, 4);
+  std::memcpy(p.dst.b, h.data() + 16, 4);
   dc_.ip_packets.add();
   if (ihl < 20 || (total != 0 && total < ihl)) {
     // The header contradicts itself, so its addresses can't be trusted either: no flow
@@ -370,27 +371,29 @@ done:
 void Decoder::decode_l4(Packet& p, ByteReader r, uint32_t wire_l4, bool partial) {
   switch (p.proto) {
     case 6: {  // TCP
-      if (!r.has(4)) {
+      if (!r.has(20)) {
+        if (r.has(4)) {
+          p.sport = r.be16();
+          p.dport = r.be16();
+          p.has_ports = true;
+        }
         anomaly(p, Anomaly::tcp_truncated_header);
         return;
       }
-      p.sport = r.be16();
-      p.dport = r.be16();
+      // The fixed header (RFC 9293 §3.1) in one read; window, checksum, urgent not used.
+      const auto h = r.take<20>();
+      p.sport = ByteReader::be16_at(h, 0);
+      p.dport = ByteReader::be16_at(h, 2);
       p.has_ports = true;
-      if (!r.has(16)) {
-        anomaly(p, Anomaly::tcp_truncated_header);
-        return;
-      }
-      p.tcp_seq = r.be32();
-      p.tcp_ack = r.be32();
-      uint32_t off = uint32_t(r.u8() >> 4) * 4;
-      p.tcp_flags = r.u8();
+      p.tcp_seq = ByteReader::be32_at(h, 4);
+      p.tcp_ack = ByteReader::be32_at(h, 8);
+      uint32_t off = uint32_t(h[12] >> 4) * 4;
+      p.tcp_flags = h[13];
       if (partial) return;
       if (off < 20 || off > wire_l4) {
         anomaly(p, Anomaly::tcp_bad_data_offset);
         return;
       }
-      r.skip(6);  // window, checksum, urgent
       p.payload_wire_len = wire_l4 - off;
       if (!r.has(off - 20)) return;  // options cut by snaplen: no payload to look at
       r.skip(off - 20);
@@ -409,11 +412,11 @@ void Decoder::decode_l4(Packet& p, ByteReader r, uint32_t wire_l4, bool partial)
         anomaly(p, Anomaly::udp_truncated_header);
         return;
       }
-      p.sport = r.be16();
-      p.dport = r.be16();
+      const auto h = r.take<8>();  // ports, length, checksum (not verified)
+      p.sport = ByteReader::be16_at(h, 0);
+      p.dport = ByteReader::be16_at(h, 2);
       p.has_ports = true;
-      uint32_t ulen = r.be16();
-      r.skip(2);
+      uint32_t ulen = ByteReader::be16_at(h, 4);
       if (partial) return;
       uint32_t plen = wire_l4 - 8;
       if (p.proto == 17 && ulen != 0) {

@@ -2,6 +2,7 @@
 // Every read past the end sets a sticky error and returns 0: callers check ok() once
 // after a group of reads instead of before each one. No struct casts onto packet bytes.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -68,6 +69,25 @@ class ByteReader {
     if (n) std::memcpy(out, p_ + pos_, n);
     pos_ += n;
   }
+  // The next N bytes as a fixed array, for a fixed header read in one step and its fields
+  // then taken at constant offsets (be16_at/be32_at) instead of one checked read each: on the
+  // per-packet path those checks cost more than the reads. Short input: zeros and the error,
+  // as copy().
+  template <size_t N>
+  std::array<uint8_t, N> take() {
+    std::array<uint8_t, N> a;
+    copy(a.data(), N);
+    return a;
+  }
+  template <size_t N>
+  static uint16_t be16_at(const std::array<uint8_t, N>& a, size_t off) {
+    return uint16_t(a[off] << 8 | a[off + 1]);
+  }
+  template <size_t N>
+  static uint32_t be32_at(const std::array<uint8_t, N>& a, size_t off) {
+    return uint32_t(a[off]) << 24 | uint32_t(a[off + 1]) << 16 | uint32_t(a[off + 2]) << 8 | uint32_t(a[off + 3]);
+  }
+
   // A reader over the next n bytes; this reader moves past them.
   ByteReader sub(size_t n) {
     if (!need(n)) return ByteReader(nullptr, 0).failed();
