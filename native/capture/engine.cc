@@ -2,6 +2,7 @@
 #include "engine.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <net/if.h>
 #include <poll.h>
 #include <stdio_ext.h>
@@ -419,12 +420,24 @@ void Engine::refresh_io_stats() {
   }
 }
 
+// memcmp(a, b, 16)'s sign (the only part used) from two big-endian 64-bit words each: a
+// memcmp call per packet was ~27 instructions, this is a handful.
+static int addr_order(const uint8_t* a, const uint8_t* b) {
+  uint64_t a0, a1, b0, b1;
+  std::memcpy(&a0, a, 8), std::memcpy(&a1, a + 8, 8);
+  std::memcpy(&b0, b, 8), std::memcpy(&b1, b + 8, 8);
+  a0 = be64toh(a0), a1 = be64toh(a1), b0 = be64toh(b0), b1 = be64toh(b1);
+  if (a0 != b0) return a0 < b0 ? -1 : 1;
+  if (a1 != b1) return a1 < b1 ? -1 : 1;
+  return 0;
+}
+
 void Engine::on_packet(Packet& p) {
   if (!p.ip_version) return;
   FlowKey k;
   std::memset(&k, 0, sizeof k);
   const uint16_t sport = p.has_ports ? p.sport : 0, dport = p.has_ports ? p.dport : 0;
-  const int cmp = std::memcmp(p.src.b, p.dst.b, 16);
+  const int cmp = addr_order(p.src.b, p.dst.b);
   const bool src_is_a = cmp < 0 || (cmp == 0 && sport <= dport);
   if (src_is_a) {
     std::memcpy(k.a, p.src.b, 16), std::memcpy(k.b, p.dst.b, 16), k.port_a = sport, k.port_b = dport;
