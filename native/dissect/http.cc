@@ -327,8 +327,7 @@ int match_request(const uint8_t* p, uint32_t n) {
   if (!r.has(1)) return m > 0 && m <= kMaxMethodLen ? 0 : -1;
   if (m == 0 || m > kMaxMethodLen || r.u8() != ' ') return -1;
   const std::string_view method(reinterpret_cast<const char*>(p), m);
-  size_t t = 0;
-  while (r.has(1) && is_target_byte(r.peek8())) r.skip(1), t++;
+  const size_t t = r.skip_while(is_target_byte);
   if (!r.has(1)) {
     // The target runs to the end of what is kept for probing: a request-target longer than
     // that is believed only for the methods every HTTP server knows.

@@ -57,6 +57,17 @@ class ByteReader {
   void skip(size_t n) {
     if (need(n)) pos_ += n;
   }
+  // Moves past the leading bytes for which keep(byte) holds (never past the end); returns
+  // how many. A scan a byte at a time through has()/peek8()/skip() paid three checks a byte.
+  template <class Keep>
+  size_t skip_while(Keep&& keep) {
+    if (err_) return 0;
+    size_t i = pos_;
+    while (i < len_ && keep(p_[i])) i++;
+    const size_t n = i - pos_;
+    pos_ = i;
+    return n;
+  }
   // Copies n bytes into out; on short input, out is zero-filled and the error is set.
   // (memcpy, not a byte loop: with the small constant sizes callers use, 4 and 16 for
   // addresses, 6 for MACs, it compiles to a move or two; the loop went byte by byte for every
