@@ -555,6 +555,16 @@ struct StreamSink final : TcpStream::Sink {
 // dissector that is finished.
 static bool streams_unwanted(const Flow& f) { return (f.l7_done && !f.l7) || (f.l7 && f.l7_finished); }
 
+// Stream bytes of a flow whose dissector is chosen (stream_data()'s common case, inline in
+// the per-segment short cut).
+inline void Engine::to_dissector(Flow& f, int dir, const uint8_t* data, uint32_t n, const Packet* p) {
+  if (!f.l7_finished) {
+    f.l7->on_payload(PayloadCtx{p ? p->ts_us : now_us_, dir, data, n, p});
+    f.l7_finished = f.l7->finished();
+  }
+  if (!f.l7->pending_expectations().empty()) collect_expectations(f);
+}
+
 void Engine::tcp_segment(Flow& f, const Packet& p, int dir) {
   if (!f.tcp) {
     if (!have_tcp_dissectors_) {
@@ -581,7 +591,8 @@ void Engine::tcp_segment(Flow& f, const Packet& p, int dir) {
     TcpStream& s = t.dir[dir];
     if (p.payload_len == p.payload_wire_len && s.is_next(p.tcp_seq)) {
       s.advance(p.payload_len);
-      stream_data(f, dir, p.payload, p.payload_len, &p);
+      if (f.l7) to_dissector(f, dir, p.payload, p.payload_len, &p);
+      else stream_data(f, dir, p.payload, p.payload_len, &p);
       if (streams_unwanted(f)) {
         f.l7_done = 1;
         release_tcp(f);
@@ -589,6 +600,13 @@ void Engine::tcp_segment(Flow& f, const Packet& p, int dir) {
       return;
     }
   }
+  tcp_segment_general(f, p, dir);
+}
+
+// The general path of tcp_segment(): holes, out-of-order segments, SYNs, cut segments. Kept
+// out of line so the short cuts above don't pay for its registers and stack.
+[[gnu::noinline]] void Engine::tcp_segment_general(Flow& f, const Packet& p, int dir) {
+  TcpFlowState& t = *f.tcp;
   const uint64_t before = uint64_t(t.dir[0].waiting_bytes()) + t.dir[1].waiting_bytes();
   uint32_t ev = 0;
   // The ACK first: it covers what the sender had received before it sent this segment, so a
@@ -691,11 +709,7 @@ void Engine::stream_gap(Flow& f, int dir, uint64_t n) {
 
 void Engine::stream_data(Flow& f, int dir, const uint8_t* data, uint32_t n, const Packet* p) {
   if (f.l7) {
-    if (!f.l7_finished) {
-      f.l7->on_payload(PayloadCtx{p ? p->ts_us : now_us_, dir, data, n, p});
-      f.l7_finished = f.l7->finished();
-    }
-    if (!f.l7->pending_expectations().empty()) collect_expectations(f);
+    to_dissector(f, dir, data, n, p);
     return;
   }
   if (f.l7_done || !f.tcp) return;

@@ -126,6 +126,8 @@ class Engine final : public PacketSink {
   void export_flow(Flow& f, EndReason why);
   void dissect(Flow& f, const Packet& p, int dir);
   void tcp_segment(Flow& f, const Packet& p, int dir);
+  void tcp_segment_general(Flow& f, const Packet& p, int dir);
+  void to_dissector(Flow& f, int dir, const uint8_t* data, uint32_t n, const Packet* p);
   void stream_data(Flow& f, int dir, const uint8_t* data, uint32_t n, const Packet* p);
   void stream_gap(Flow& f, int dir, uint64_t n);
   void release_tcp(Flow& f);
