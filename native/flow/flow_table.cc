@@ -119,9 +119,8 @@ void FlowTable::age_unlink(uint32_t i) {
   f.age_prev = f.age_next = kNoIndex;
 }
 
-void FlowTable::touch(uint32_t idx) {
+void FlowTable::move_to_head(uint32_t idx) {
   List& l = list_of(flows_[idx]);
-  if (l.head == idx) return;
   lru_unlink(l, idx);
   lru_push_head(l, idx);
 }
@@ -145,7 +144,7 @@ void FlowTable::end(uint32_t idx, EndReason why) {
   free_.push_back(idx);
 }
 
-void FlowTable::expire(uint64_t now) {
+void FlowTable::expire_due(uint64_t now) {
   // Each list is ordered, so only its tail can be due: O(1) when nothing is.
   while (idle_.tail != kNoIndex && flows_[idle_.tail].last_us + cfg_.idle_timeout_us <= now)
     end(idle_.tail, EndReason::kIdleTimeout);

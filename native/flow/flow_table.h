@@ -30,12 +30,19 @@ class FlowTable {
   uint32_t lookup(const FlowKey& key, uint64_t hash, uint64_t now_us, bool& created);
   Flow& at(uint32_t idx) { return flows_[idx]; }
 
-  void touch(uint32_t idx);          // moves to the head of its recency list
+  // Moves to the head of its recency list. (Inline: this runs for every packet, and the flow
+  // is often at the head already.)
+  void touch(uint32_t idx) {
+    if (list_of(flows_[idx]).head != idx) move_to_head(idx);
+  }
   void mark_closing(uint32_t idx);   // FIN both ways / RST: moves to the closing list
   void end(uint32_t idx, EndReason why);  // exports and removes now
 
-  // Exports every flow whose idle, close-linger or active timeout has passed at now.
-  void expire(uint64_t now_us);
+  // Exports every flow whose idle, close-linger or active timeout has passed at now. (The
+  // check is inline: it runs for every packet and nearly always finds nothing due.)
+  void expire(uint64_t now_us) {
+    if (due(now_us)) expire_due(now_us);
+  }
   // Exports everything, oldest first (end of capture, shutdown).
   void flush(EndReason why);
 
@@ -56,12 +63,21 @@ class FlowTable {
   struct List {
     uint32_t head = kNoIndex, tail = kNoIndex;
   };
+  // True when some list's oldest flow has passed its timeout at now (expire_due's loops).
+  bool due(uint64_t now) const {
+    return (idle_.tail != kNoIndex && flows_[idle_.tail].last_us + cfg_.idle_timeout_us <= now) ||
+           (closing_.tail != kNoIndex && flows_[closing_.tail].last_us + cfg_.close_linger_us <= now) ||
+           (age_head_ != kNoIndex && flows_[age_head_].first_us + cfg_.active_timeout_us <= now);
+  }
+  void expire_due(uint64_t now_us);
+  void move_to_head(uint32_t idx);
   void grow_slots();
   void erase_slot(uint32_t flow_idx);
   void lru_unlink(List& l, uint32_t i);
   void lru_push_head(List& l, uint32_t i);
   void age_unlink(uint32_t i);
   List& list_of(const Flow& f) { return f.closing ? closing_ : idle_; }
+  const List& list_of(const Flow& f) const { return f.closing ? closing_ : idle_; }
 
   FlowTableConfig cfg_;
   ExportFn export_;
