@@ -522,6 +522,14 @@ class HttpDissector final : public Dissector {
       hold(c.dir, c.data, c.len);
       return;
     }
+    // Most payloads lie inside a body of known length and don't finish it: they only count
+    // down what is left (all feed() would do: the raw piece leaves bytes to come, so on_raw()
+    // changes nothing), without the line reader.
+    Side& s = side_[c.dir ^ swap_];
+    if ((s.st == St::kBody || s.st == St::kChunkData) && c.len < s.lr.raw_left()) {
+      s.lr.skip_raw(s.lr.raw_left() - c.len);
+      return;
+    }
     feed(c.dir, c.data, c.len);
   }
 
