@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -84,6 +85,53 @@ struct EngineStats {
   uint64_t icpt_rst_sent, icpt_rst_failed;
   uint64_t nf_accepted, nf_dropped, nf_kernel_drops;
   bool nfqueue;
+};
+
+// The queue of finished flows: a ring of records, moved in and out in place, that grows by
+// doubling and never shrinks (Engine keeps it within EngineConfig::queue_records). A
+// std::deque allocated a block for every two records (a FlowRecord is ~200 bytes) on the
+// capture thread, and freed it when JS drained them.
+class RecordRing {
+ public:
+  RecordRing() = default;
+  RecordRing(const RecordRing&) = delete;
+  RecordRing& operator=(const RecordRing&) = delete;
+  ~RecordRing() {
+    while (n_) pop_front();
+  }
+  bool empty() const { return n_ == 0; }
+  size_t size() const { return n_; }
+  FlowRecord& front() { return *at(head_); }
+  void pop_front() {
+    at(head_)->~FlowRecord();
+    head_ = (head_ + 1) & (cap_ - 1);
+    n_--;
+  }
+  void push_back(FlowRecord&& r) {
+    if (n_ == cap_) grow();
+    new (at((head_ + n_) & (cap_ - 1))) FlowRecord(std::move(r));
+    n_++;
+  }
+
+ private:
+  struct alignas(FlowRecord) Slot {
+    unsigned char bytes[sizeof(FlowRecord)];
+  };
+  FlowRecord* at(size_t i) { return std::launder(reinterpret_cast<FlowRecord*>(slots_[i].bytes)); }
+  void grow() {
+    const size_t cap = cap_ ? cap_ * 2 : 64;  // a power of two
+    std::unique_ptr<Slot[]> b(new Slot[cap]);
+    for (size_t i = 0; i < n_; i++) {
+      FlowRecord* from = at((head_ + i) & (cap_ - 1));
+      new (b[i].bytes) FlowRecord(std::move(*from));
+      from->~FlowRecord();
+    }
+    slots_ = std::move(b);
+    cap_ = cap;
+    head_ = 0;
+  }
+  std::unique_ptr<Slot[]> slots_;
+  size_t cap_ = 0, head_ = 0, n_ = 0;
 };
 
 class Engine final : public PacketSink {
@@ -173,7 +221,7 @@ class Engine final : public PacketSink {
   std::mutex gmu_;
   std::vector<Dissector*> graveyard_;  // finished dissectors for the capture thread to free
   std::condition_variable not_full_;
-  std::deque<FlowRecord> queue_;
+  RecordRing queue_;
   std::string warning_;
 
   // capture-thread state
