@@ -3,6 +3,7 @@
 // and the text forms of addresses exactly as src/format.ts writes them.
 #pragma once
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -17,6 +18,25 @@
 namespace nprobe::recview {
 
 inline uint64_t le(const uint8_t* p, int n) {
+  // On a little-endian host the 2-, 4- and 8-byte fields are one load each: the byte loop
+  // (which GCC keeps as a loop) was ~13% of the JSON lines formatter, a dozen fields a record.
+  if constexpr (std::endian::native == std::endian::little) {
+    if (n == 2) {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return v;
+    }
+    if (n == 4) {
+      uint32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    if (n == 8) {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      return v;
+    }
+  }
   uint64_t v = 0;
   for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
   return v;
