@@ -351,8 +351,10 @@ Napi::Value TestDissect(const Napi::CallbackInfo& info) {
     dis->on_payload(nprobe::PayloadCtx{p.ts_us, int(get_u64(o, "dir", 0)), b.Data(), uint32_t(b.Length()), &p});
   }
   std::vector<uint8_t> ext;
-  nprobe::FieldWriter w(ext);
-  dis->on_export(w);
+  {
+    nprobe::FieldWriter w(ext);
+    dis->on_export(w);
+  }  // the writer's fields are in ext once it is gone
   Napi::Object out = Napi::Object::New(env);
   out.Set("probe", probes);
   out.Set("l7", Napi::Number::New(env, dis->l7_proto()));

@@ -10,19 +10,17 @@
 
 namespace nprobe {
 
-uint8_t* FieldWriter::head(uint8_t type, std::string_view name, uint32_t len) {
-  const uint16_t nl = uint16_t(std::min<size_t>(name.size(), 0xFFFF));
-  // One resize for header and value, plain stores: this runs for every field of every
-  // exported flow. The caller copies the value to the pointer returned.
+uint8_t* FieldWriter::room_slow(size_t need) {
+  flush();
+  if (need <= kStageBytes) {
+    n_ = need;
+    return stage_;
+  }
+  // Larger than the stage (a long JSON text): straight into out, which nothing is staged
+  // before now. The caller fills it before the next field is staged.
   const size_t at = out_.size();
-  out_.resize(at + 3 + nl + 4 + len);
-  uint8_t* p = out_.data() + at;
-  p[0] = type;
-  p[1] = uint8_t(nl);
-  p[2] = uint8_t(nl >> 8);
-  std::memcpy(p + 3, name.data(), nl);
-  for (int i = 0; i < 4; i++) p[3 + nl + i] = uint8_t(len >> (8 * i));
-  return p + 3 + nl + 4;
+  out_.resize(at + need);
+  return out_.data() + at;
 }
 
 namespace {
@@ -42,10 +40,6 @@ bool valid_utf8(std::string_view v) {
   return true;
 }
 }  // namespace
-
-void FieldWriter::num(std::string_view name, double v) {
-  std::memcpy(head(1, name, 8), &v, 8);  // little-endian hosts only (x86-64, arm64)
-}
 
 void FieldWriter::str(std::string_view name, std::string_view v) {
   if (v.size() > dissect_limits::kMaxFieldBytes) {
