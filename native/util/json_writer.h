@@ -2,10 +2,12 @@
 // (per-transaction arrays). Escapes per RFC 8259; invalid UTF-8 bytes become U+FFFD so the
 // output is always valid JSON whatever the packet held.
 #pragma once
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -26,33 +28,31 @@ inline bool json_plain(uint64_t w) { return !(bytes_below(w, 0x20) | bytes_equal
 
 class JsonWriter {
  public:
-  // The text is built in a buffer borrowed from the thread and given back, capacity and all,
-  // when the writer goes: each exported flow builds one transactions array, and growing a
-  // fresh string to ~1 KiB took six reallocations (~15% of the export of a record). A writer
-  // made while another is alive gets a fresh string; a buffer past kKeepBytes is not kept.
-  JsonWriter() { out_.swap(spare()); out_.clear(); }
-  ~JsonWriter() {
-    if (out_.capacity() <= kKeepBytes && spare().capacity() < out_.capacity()) spare().swap(out_);
-  }
+  // The text is built in the writer itself (kInlineBytes on the stack), on the heap only past
+  // that: each exported flow builds one transactions array, and one of a DNS flow is ~200
+  // bytes. (Through a std::string borrowed from a thread-local, each kv() was two or three
+  // out-of-line appends, and the borrowing a TLS look-up and two swaps: ~250 instructions a
+  // kv() on the export of every flow.)
+  JsonWriter() = default;
   JsonWriter(const JsonWriter&) = delete;
   JsonWriter& operator=(const JsonWriter&) = delete;
 
-  std::string& str() { return out_; }
+  // The text so far; valid until the next write or the writer's end.
+  std::string_view str() const { return std::string_view(buf_, n_); }
   void begin_object() { open('{'); }
-  void end_object() { out_ += '}'; first_ = false; }
+  void end_object() { put('}'); first_ = false; }
   void begin_array() { open('['); }
-  void end_array() { out_ += ']'; first_ = false; }
+  void end_array() { put(']'); first_ = false; }
   // Keys are the probe's own field names (A-Z, 0-9, '_'): after a word-at-a-time check they
-  // are appended as they are, without the escaping pass (keys are half the strings of a
+  // are copied as they are, without the escaping pass (keys are half the strings of a
   // transactions array). A key that needs escaping still gets it.
   void key(std::string_view k) {
-    char b[kShortKey + 8];
-    if (const size_t n = short_key(b, k, false)) {
-      out_.append(b, n);
+    if (plain_key(k)) {
+      end(put_key(room(k.size() + kKeyExtra), k, false));
     } else {
       sep();
       quote(k);
-      out_ += ':';
+      put(':');
     }
     first_ = true;  // the value follows without a comma
   }
@@ -61,19 +61,16 @@ class JsonWriter {
   void value(int64_t n) { sep(); put_int(n); }
   void value(double d) {
     sep();
-    char b[32];
-    std::snprintf(b, sizeof b, "%.17g", d);
-    out_ += b;
+    char* p = room(32);
+    end(p + std::snprintf(p, 32, "%.17g", d));
   }
-  // A key and its value. Each of the separator, the key and a number goes out in one append
-  // from the stack (the transactions arrays are a few kv() per transaction for every flow,
-  // and appending them char by char was most of their cost).
+  // A key and its value, each written straight into the text (a few kv() per transaction for
+  // every flow).
   void kv(std::string_view k, std::string_view v) {
-    char b[kShortKey + 8];
-    if (const size_t n = short_key(b, k, true)) {
-      out_.append(b, n);
-      escape_into(out_, v);
-      out_ += '"';
+    if (plain_key(k)) {
+      end(put_key(room(k.size() + kKeyExtra), k, true));
+      escape(v);
+      put('"');
       first_ = false;
     } else {
       key(k);
@@ -81,10 +78,9 @@ class JsonWriter {
     }
   }
   void kv(std::string_view k, uint64_t v) {
-    char b[kShortKey + 8 + 20];
-    if (const size_t n = short_key(b, k, false)) {
-      const auto r = std::to_chars(b + n, b + sizeof b, v);
-      out_.append(b, size_t(r.ptr - b));
+    if (plain_key(k)) {
+      char* p = put_key(room(k.size() + kKeyExtra + 20), k, false);
+      end(std::to_chars(p, p + 20, v).ptr);
       first_ = false;
     } else {
       key(k);
@@ -125,10 +121,12 @@ class JsonWriter {
     }
   }
 
-  static void escape_into(std::string& out, std::string_view s) {
+ private:
+  // Appends s escaped per RFC 8259 (the quotes are the caller's): plain printable ASCII and
+  // valid UTF-8 are copied in runs, 8 bytes tested per step; controls become \u00xx and an
+  // invalid UTF-8 byte U+FFFD.
+  void escape(std::string_view s) {
     static const char* hex = "0123456789abcdef";
-    // Plain printable ASCII is copied in runs: one append per run, not one per byte (this
-    // is on the export path of every flow with transactions).
     size_t i = 0, run = 0;
     while (i < s.size()) {
       if (i + 8 <= s.size()) {
@@ -151,83 +149,112 @@ class JsonWriter {
           continue;
         }
       }
-      out.append(s.data() + run, i - run);
+      append(s.data() + run, i - run);
+      char* p = room(6);
       if (c == '"' || c == '\\') {
-        out += '\\';
-        out += char(c);
+        *p++ = '\\';
+        *p++ = char(c);
       } else if (c < 0x20) {
-        out += "\\u00";
-        out += hex[c >> 4];
-        out += hex[c & 15];
+        std::memcpy(p, "\\u00", 4);
+        p[4] = hex[c >> 4];
+        p[5] = hex[c & 15];
+        p += 6;
       } else {
-        out += "\xEF\xBF\xBD";
+        std::memcpy(p, "\xEF\xBF\xBD", 3);
+        p += 3;
       }
+      end(p);
       i++;
       run = i;
     }
-    out.append(s.data() + run, s.size() - run);
+    append(s.data() + run, s.size() - run);
   }
 
- private:
   static constexpr size_t kShortKey = 64;
+  static constexpr size_t kKeyExtra = 5;  // [","] '"' key '":' [ '"' ]
+  static constexpr size_t kInlineBytes = 2048;
+
+  // Where the next n bytes go; end(p) then makes p the end of the text.
+  char* room(size_t n) {
+    if (cap_ - n_ < n) grow(n);
+    return buf_ + n_;
+  }
+  void end(char* p) { n_ = size_t(p - buf_); }
+  void grow(size_t n) {
+    const size_t cap = std::max(cap_ * 2, n_ + n);
+    std::unique_ptr<char[]> b(new char[cap]);  // not zeroed: only the first n_ bytes are read
+    std::memcpy(b.get(), buf_, n_);
+    heap_ = std::move(b);
+    buf_ = heap_.get();
+    cap_ = cap;
+  }
+  void put(char c) {
+    *room(1) = c;
+    n_++;
+  }
+  template <typename T>
+  void put_int(T n) {
+    char* p = room(20);
+    end(std::to_chars(p, p + 20, n).ptr);
+  }
+  void append(const char* s, size_t n) {
+    if (n == 0) return;
+    std::memcpy(room(n), s, n);
+    n_ += n;
+  }
   void sep() {
-    if (!first_) out_ += ',';
+    if (!first_) put(',');
     first_ = false;
   }
   void open(char c) {
-    if (first_) {
-      out_ += c;
-    } else {
-      const char b[2] = {',', c};
-      out_.append(b, 2);
-    }
+    char* p = room(2);
+    if (!first_) *p++ = ',';
+    *p++ = c;
+    end(p);
     first_ = true;
   }
-  // Writes [","] '"' k '":' [ '"' ] into b (room: kShortKey + 8) when k is a plain key of at
-  // most kShortKey bytes, and returns the length; 0 (nothing written) otherwise.
-  size_t short_key(char* b, std::string_view k, bool open_quote) const {
-    if (k.size() > kShortKey || !plain_ascii(k)) return 0;
-    size_t n = 0;
-    if (!first_) b[n++] = ',';
-    b[n++] = '"';
-    std::memcpy(b + n, k.data(), k.size());
-    n += k.size();
-    b[n++] = '"';
-    b[n++] = ':';
-    if (open_quote) b[n++] = '"';
-    return n;
+  bool plain_key(std::string_view k) const { return k.size() <= kShortKey && plain_ascii(k); }
+  // Writes [","] '"' k '":' [ '"' ] at p (room: k.size() + kKeyExtra) for a plain key.
+  char* put_key(char* p, std::string_view k, bool open_quote) const {
+    if (!first_) *p++ = ',';
+    *p++ = '"';
+    std::memcpy(p, k.data(), k.size());
+    p += k.size();
+    *p++ = '"';
+    *p++ = ':';
+    if (open_quote) *p++ = '"';
+    return p;
   }
-  // True when s is printable ASCII without '"' or '\\' (nothing to escape or check).
+  // True when s is printable ASCII without '"' or '\\' (nothing to escape or check). From 8
+  // bytes on, whole words, the last one overlapping the one before (keys are 7 to 30 bytes).
   static bool plain_ascii(std::string_view s) {
-    size_t i = 0;
-    for (; i + 8 <= s.size(); i += 8) {
+    auto plain = [](uint64_t w) { return !(w & swar::kHigh) && swar::json_plain(w); };
+    const size_t n = s.size();
+    if (n >= 8) {
       uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      if ((w & swar::kHigh) || !swar::json_plain(w)) return false;
+      for (size_t i = 0; i + 8 < n; i += 8) {
+        std::memcpy(&w, s.data() + i, 8);
+        if (!plain(w)) return false;
+      }
+      std::memcpy(&w, s.data() + n - 8, 8);
+      return plain(w);
     }
-    for (; i < s.size(); i++) {
+    for (size_t i = 0; i < n; i++) {
       const unsigned char c = static_cast<unsigned char>(s[i]);
       if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
     }
     return true;
   }
-  template <typename T>
-  void put_int(T n) {
-    char b[24];
-    const auto r = std::to_chars(b, b + sizeof b, n);
-    out_.append(b, size_t(r.ptr - b));
-  }
   void quote(std::string_view s) {
-    out_ += '"';
-    escape_into(out_, s);
-    out_ += '"';
+    put('"');
+    escape(s);
+    put('"');
   }
-  static constexpr size_t kKeepBytes = 64 * 1024;
-  static std::string& spare() {
-    thread_local std::string s;
-    return s;
-  }
-  std::string out_;
+
+  char inline_[kInlineBytes];  // not zeroed, as above
+  char* buf_ = inline_;
+  size_t n_ = 0, cap_ = kInlineBytes;
+  std::unique_ptr<char[]> heap_;  // the text once it outgrows inline_
   bool first_ = true;
 };
 
