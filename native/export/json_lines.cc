@@ -2,6 +2,7 @@
 // src/export/json.ts flowToJson exactly; change them together.
 #include "json_lines.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -17,8 +18,45 @@ using namespace recview;
 
 // Writers at a cursor, into room TextBuffer::room made for at most the bytes each states;
 // each returns the new cursor.
-char* put_u64(char* p, uint64_t v) { return std::to_chars(p, p + 20, v).ptr; }  // <= 20 bytes
-char* put_i64(char* p, int64_t v) { return std::to_chars(p, p + 20, v).ptr; }   // <= 20 bytes
+
+// "00" .. "99": decimal numbers go out two digits per step.
+constexpr std::array<char, 200> kDigitPairs = [] {
+  std::array<char, 200> a{};
+  for (int i = 0; i < 100; i++) a[2 * i] = char('0' + i / 10), a[2 * i + 1] = char('0' + i % 10);
+  return a;
+}();
+
+// Exactly 8 digits of v < 10^8, leading zeros included.
+void put_8_digits(char* p, uint32_t v) {
+  const uint32_t hi = v / 10000, lo = v % 10000;
+  std::memcpy(p, &kDigitPairs[2 * (hi / 100)], 2);
+  std::memcpy(p + 2, &kDigitPairs[2 * (hi % 100)], 2);
+  std::memcpy(p + 4, &kDigitPairs[2 * (lo / 100)], 2);
+  std::memcpy(p + 6, &kDigitPairs[2 * (lo % 100)], 2);
+}
+
+// As std::to_chars, <= 20 bytes. Microsecond times (16 digits, four per record) took
+// std::to_chars ~240 instructions each, two digits per 64-bit step: here a number of 10^8 or
+// more is split into 8-digit halves, each done in 32-bit arithmetic.
+char* put_u64(char* p, uint64_t v) {
+  if (v < 100) {
+    if (v < 10) {
+      *p = char('0' + v);
+      return p + 1;
+    }
+    std::memcpy(p, &kDigitPairs[2 * v], 2);
+    return p + 2;
+  }
+  if (v < 100000000) return std::to_chars(p, p + 8, uint32_t(v)).ptr;
+  p = put_u64(p, v / 100000000);
+  put_8_digits(p, uint32_t(v % 100000000));
+  return p + 8;
+}
+char* put_i64(char* p, int64_t v) {  // <= 20 bytes
+  if (v >= 0) return put_u64(p, uint64_t(v));
+  *p++ = '-';
+  return put_u64(p, 0 - uint64_t(v));
+}
 
 // A literal, its length known at compile time.
 template <size_t N>
@@ -47,14 +85,24 @@ char* put_str(char* p, std::string_view s) {
   const char* q = s.data();
   const char* const e = q + s.size();
   while (q < e) {
+    uint64_t w;
     if (e - q >= 8) {
-      uint64_t w;
       std::memcpy(&w, q, 8);
       if (swar::json_plain(w)) {
         std::memcpy(p, q, 8);
         p += 8;
         q += 8;
         continue;
+      }
+    } else if (s.size() >= 8) {
+      // Under 8 bytes left: when the string's last 8 bytes need no escape, they go in one
+      // copy ending where the string ends. The ones before q among them were plain too, so
+      // were copied as they are, and rewriting them changes nothing.
+      std::memcpy(&w, e - 8, 8);
+      if (swar::json_plain(w)) {
+        std::memcpy(p - (q - (e - 8)), e - 8, 8);
+        p += e - q;
+        break;
       }
     }
     const unsigned char c = static_cast<unsigned char>(*q++);
@@ -82,14 +130,32 @@ char* put_str(char* p, std::string_view s) {
 }
 constexpr size_t str_room(size_t n) { return 2 + 6 * n; }
 
-char* put_mac(char* p, const uint8_t* m) {  // 19 bytes
-  static const char* hex = "0123456789abcdef";
-  *p++ = '"';
-  for (int i = 0; i < 6; i++) {
-    if (i) *p++ = ':';
-    *p++ = hex[m[i] >> 4];
-    *p++ = hex[m[i] & 15];
+// A time in seconds from its microseconds' decimal text (len digits, no leading zeros).
+char* put_seconds(char* p, const char* us_txt, size_t len) {
+  if (len <= 6) {
+    *p = '0';
+    return p + 1;
   }
+  std::memcpy(p, us_txt, len - 6);
+  return p + len - 6;
+}
+
+// "00" .. "ff": a byte's two lowercase hex digits in one copy.
+constexpr std::array<char, 512> kHexPairs = [] {
+  std::array<char, 512> a{};
+  const char* hex = "0123456789abcdef";
+  for (int i = 0; i < 256; i++) a[2 * i] = hex[i >> 4], a[2 * i + 1] = hex[i & 15];
+  return a;
+}();
+
+char* put_mac(char* p, const uint8_t* m) {  // 19 bytes
+  *p++ = '"';
+  std::memcpy(p, &kHexPairs[2 * m[0]], 2);
+  for (int i = 1; i < 6; i++) {
+    p[3 * i - 1] = ':';
+    std::memcpy(p + 3 * i, &kHexPairs[2 * m[i]], 2);
+  }
+  p += 17;
   *p++ = '"';
   return p;
 }
@@ -100,7 +166,7 @@ char* put_mac(char* p, const uint8_t* m) {  // 19 bytes
 constexpr size_t kFixedRoom = 2048;
 
 // The dissector's anomaly list (finish_record), which goes into FLOW_ANOMALIES.
-bool is_anomalies(const ExtField& f) {
+inline __attribute__((always_inline)) bool is_anomalies(const ExtField& f) {  // twice per field
   constexpr uint64_t kTag = name_tag("__ANOMALIES");
   return f.tag == kTag && f.name == "__ANOMALIES" && f.type != 1 && f.type != 3;
 }
@@ -133,7 +199,9 @@ bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std
       if (f.value.size() < 8) return false;
       double d;
       std::memcpy(&d, f.value.data(), 8);
-      if (!(std::fabs(d) < 9007199254740992.0) || d != std::floor(d)) return false;
+      // A safe integer: |d| < 2^53 (false for NaN), and then the cast to int64 is exact for
+      // whole numbers only (std::floor is a libm call without SSE4.1).
+      if (!(std::fabs(d) < 9007199254740992.0) || double(int64_t(d)) != d) return false;
     }
   }
 
@@ -164,10 +232,15 @@ bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std
   p = put_key(p, "IN_BYTES"), p = put_u64(p, le(r + 32, 8));
   p = put_key(p, "OUT_PKTS"), p = put_u64(p, le(r + 40, 8));
   p = put_key(p, "OUT_BYTES"), p = put_u64(p, le(r + 48, 8));
-  p = put_key(p, "FIRST_SWITCHED"), p = put_u64(p, first_us / 1000000);
-  p = put_key(p, "LAST_SWITCHED"), p = put_u64(p, last_us / 1000000);
-  p = put_key(p, "FLOW_START_MICROSECONDS"), p = put_u64(p, first_us);
-  p = put_key(p, "FLOW_END_MICROSECONDS"), p = put_u64(p, last_us);
+  // The seconds are the microseconds' digits but the last six (0 below one second): each
+  // time is converted once.
+  char first_txt[20], last_txt[20];
+  const size_t first_len = size_t(put_u64(first_txt, first_us) - first_txt);
+  const size_t last_len = size_t(put_u64(last_txt, last_us) - last_txt);
+  p = put_key(p, "FIRST_SWITCHED"), p = put_seconds(p, first_txt, first_len);
+  p = put_key(p, "LAST_SWITCHED"), p = put_seconds(p, last_txt, last_len);
+  p = put_key(p, "FLOW_START_MICROSECONDS"), std::memcpy(p, first_txt, first_len), p += first_len;
+  p = put_key(p, "FLOW_END_MICROSECONDS"), std::memcpy(p, last_txt, last_len), p += last_len;
   // Math.floor of a difference that could be negative (a record never has last < first, but
   // the JS form is defined for it): floor division on signed values.
   const int64_t dus = int64_t(last_us) - int64_t(first_us);
