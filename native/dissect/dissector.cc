@@ -32,6 +32,12 @@ bool valid_utf8(std::string_view v) {
     std::memcpy(&w, v.data() + i, 8);
     if (w & 0x8080808080808080ull) break;
   }
+  if (i < v.size() && i >= 8 && i + 8 > v.size()) {
+    // The tail, under 8 bytes: ASCII if the string's last 8 bytes are.
+    uint64_t w;
+    std::memcpy(&w, v.data() + v.size() - 8, 8);
+    if (!(w & 0x8080808080808080ull)) return true;
+  }
   while (i < v.size()) {
     const size_t n = JsonWriter::utf8_seq(v, i);
     if (n == 0) return false;

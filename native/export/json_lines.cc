@@ -19,39 +19,7 @@ using namespace recview;
 // Writers at a cursor, into room TextBuffer::room made for at most the bytes each states;
 // each returns the new cursor.
 
-// "00" .. "99": decimal numbers go out two digits per step.
-constexpr std::array<char, 200> kDigitPairs = [] {
-  std::array<char, 200> a{};
-  for (int i = 0; i < 100; i++) a[2 * i] = char('0' + i / 10), a[2 * i + 1] = char('0' + i % 10);
-  return a;
-}();
-
-// Exactly 8 digits of v < 10^8, leading zeros included.
-void put_8_digits(char* p, uint32_t v) {
-  const uint32_t hi = v / 10000, lo = v % 10000;
-  std::memcpy(p, &kDigitPairs[2 * (hi / 100)], 2);
-  std::memcpy(p + 2, &kDigitPairs[2 * (hi % 100)], 2);
-  std::memcpy(p + 4, &kDigitPairs[2 * (lo / 100)], 2);
-  std::memcpy(p + 6, &kDigitPairs[2 * (lo % 100)], 2);
-}
-
-// As std::to_chars, <= 20 bytes. Microsecond times (16 digits, four per record) took
-// std::to_chars ~240 instructions each, two digits per 64-bit step: here a number of 10^8 or
-// more is split into 8-digit halves, each done in 32-bit arithmetic.
-char* put_u64(char* p, uint64_t v) {
-  if (v < 100) {
-    if (v < 10) {
-      *p = char('0' + v);
-      return p + 1;
-    }
-    std::memcpy(p, &kDigitPairs[2 * v], 2);
-    return p + 2;
-  }
-  if (v < 100000000) return std::to_chars(p, p + 8, uint32_t(v)).ptr;
-  p = put_u64(p, v / 100000000);
-  put_8_digits(p, uint32_t(v % 100000000));
-  return p + 8;
-}
+using dec::put_u64;  // util/json_writer.h: <= 20 bytes
 char* put_i64(char* p, int64_t v) {  // <= 20 bytes
   if (v >= 0) return put_u64(p, uint64_t(v));
   *p++ = '-';

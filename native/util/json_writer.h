@@ -26,6 +26,39 @@ inline uint64_t bytes_equal(uint64_t v, uint8_t c) { return bytes_below(v ^ (kOn
 inline bool json_plain(uint64_t w) { return !(bytes_below(w, 0x20) | bytes_equal(w, '"') | bytes_equal(w, '\\')); }
 }  // namespace swar
 
+// Decimal text of unsigned numbers, as std::to_chars writes it (<= 20 bytes at p; returns the
+// end). Numbers under 100 are one table copy; from 10^8 on (microsecond times, 16 digits)
+// they go in 8-digit halves of 32-bit arithmetic, not std::to_chars' 64-bit steps of two
+// digits (~240 instructions for a time).
+namespace dec {
+inline constexpr char kPairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+// Exactly 8 digits of v < 10^8, leading zeros included.
+inline void put_8_digits(char* p, uint32_t v) {
+  const uint32_t hi = v / 10000, lo = v % 10000;
+  std::memcpy(p, &kPairs[2 * (hi / 100)], 2);
+  std::memcpy(p + 2, &kPairs[2 * (hi % 100)], 2);
+  std::memcpy(p + 4, &kPairs[2 * (lo / 100)], 2);
+  std::memcpy(p + 6, &kPairs[2 * (lo % 100)], 2);
+}
+inline char* put_u64(char* p, uint64_t v) {
+  if (v < 100) {
+    if (v < 10) {
+      *p = char('0' + v);
+      return p + 1;
+    }
+    std::memcpy(p, &kPairs[2 * v], 2);
+    return p + 2;
+  }
+  if (v < 100000000) return std::to_chars(p, p + 8, uint32_t(v)).ptr;
+  p = put_u64(p, v / 100000000);
+  put_8_digits(p, uint32_t(v % 100000000));
+  return p + 8;
+}
+}  // namespace dec
+
 class JsonWriter {
  public:
   // The text is built in the writer itself (kInlineBytes on the stack), on the heap only past
@@ -47,8 +80,8 @@ class JsonWriter {
   // are copied as they are, without the escaping pass (keys are half the strings of a
   // transactions array). A key that needs escaping still gets it.
   void key(std::string_view k) {
-    if (plain_key(k)) {
-      end(put_key(room(k.size() + kKeyExtra), k, false));
+    if (char* p = plain_key(k, false, 0)) {
+      end(p);
     } else {
       sep();
       quote(k);
@@ -57,7 +90,10 @@ class JsonWriter {
     first_ = true;  // the value follows without a comma
   }
   void value(std::string_view s) { sep(); quote(s); }
-  void value(uint64_t n) { sep(); put_int(n); }
+  void value(uint64_t n) {
+    sep();
+    end(dec::put_u64(room(20), n));
+  }
   void value(int64_t n) { sep(); put_int(n); }
   void value(double d) {
     sep();
@@ -67,8 +103,8 @@ class JsonWriter {
   // A key and its value, each written straight into the text (a few kv() per transaction for
   // every flow).
   void kv(std::string_view k, std::string_view v) {
-    if (plain_key(k)) {
-      end(put_key(room(k.size() + kKeyExtra), k, true));
+    if (char* p = plain_key(k, true, 0)) {
+      end(p);
       escape(v);
       put('"');
       first_ = false;
@@ -78,9 +114,8 @@ class JsonWriter {
     }
   }
   void kv(std::string_view k, uint64_t v) {
-    if (plain_key(k)) {
-      char* p = put_key(room(k.size() + kKeyExtra + 20), k, false);
-      end(std::to_chars(p, p + 20, v).ptr);
+    if (char* p = plain_key(k, false, 20)) {
+      end(dec::put_u64(p, v));
       first_ = false;
     } else {
       key(k);
@@ -129,13 +164,17 @@ class JsonWriter {
     static const char* hex = "0123456789abcdef";
     size_t i = 0, run = 0;
     while (i < s.size()) {
+      uint64_t w;
       if (i + 8 <= s.size()) {
-        uint64_t w;
         std::memcpy(&w, s.data() + i, 8);
         if (!(w & swar::kHigh) && swar::json_plain(w)) {
           i += 8;
           continue;
         }
+      } else if (s.size() >= 8) {
+        // Under 8 bytes left: if the last 8 of s are plain ASCII, so is the rest of the run.
+        std::memcpy(&w, s.data() + s.size() - 8, 8);
+        if (!(w & swar::kHigh) && swar::json_plain(w)) break;
       }
       const unsigned char c = static_cast<unsigned char>(s[i]);
       if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
@@ -213,37 +252,40 @@ class JsonWriter {
     end(p);
     first_ = true;
   }
-  bool plain_key(std::string_view k) const { return k.size() <= kShortKey && plain_ascii(k); }
-  // Writes [","] '"' k '":' [ '"' ] at p (room: k.size() + kKeyExtra) for a plain key.
-  char* put_key(char* p, std::string_view k, bool open_quote) const {
+  // Writes [","] '"' k '":' [ '"' ] with room for `extra` more bytes after it, and returns
+  // the end, when k is a plain key (printable ASCII without '"' or '\\', at most kShortKey
+  // bytes); nullptr (nothing written) otherwise. The check and the copy are one pass, a word
+  // at a time, the last word overlapping the one before (keys are 7 to 30 bytes).
+  char* plain_key(std::string_view k, bool open_quote, size_t extra) {
+    const size_t n = k.size();
+    if (n > kShortKey) return nullptr;
+    char* const start = room(n + kKeyExtra + extra);
+    char* p = start;
     if (!first_) *p++ = ',';
     *p++ = '"';
-    std::memcpy(p, k.data(), k.size());
-    p += k.size();
+    auto plain = [](uint64_t w) { return !(w & swar::kHigh) && swar::json_plain(w); };
+    uint64_t w;
+    if (n >= 8) {
+      for (size_t i = 0; i + 8 < n; i += 8) {
+        std::memcpy(&w, k.data() + i, 8);
+        if (!plain(w)) return nullptr;
+        std::memcpy(p + i, &w, 8);
+      }
+      std::memcpy(&w, k.data() + n - 8, 8);
+      if (!plain(w)) return nullptr;
+      std::memcpy(p + n - 8, &w, 8);
+    } else {
+      for (size_t i = 0; i < n; i++) {
+        const unsigned char c = static_cast<unsigned char>(k[i]);
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return nullptr;
+        p[i] = char(c);
+      }
+    }
+    p += n;
     *p++ = '"';
     *p++ = ':';
     if (open_quote) *p++ = '"';
     return p;
-  }
-  // True when s is printable ASCII without '"' or '\\' (nothing to escape or check). From 8
-  // bytes on, whole words, the last one overlapping the one before (keys are 7 to 30 bytes).
-  static bool plain_ascii(std::string_view s) {
-    auto plain = [](uint64_t w) { return !(w & swar::kHigh) && swar::json_plain(w); };
-    const size_t n = s.size();
-    if (n >= 8) {
-      uint64_t w;
-      for (size_t i = 0; i + 8 < n; i += 8) {
-        std::memcpy(&w, s.data() + i, 8);
-        if (!plain(w)) return false;
-      }
-      std::memcpy(&w, s.data() + n - 8, 8);
-      return plain(w);
-    }
-    for (size_t i = 0; i < n; i++) {
-      const unsigned char c = static_cast<unsigned char>(s[i]);
-      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
-    }
-    return true;
   }
   void quote(std::string_view s) {
     put('"');
