@@ -110,16 +110,34 @@ struct TagSet {
   }
 };
 
-inline constexpr TagSet kFixedKeySet = [] {
-  TagSet s;
-  for (uint64_t t : kFixedKeyTags) s.add(t);
-  return s;
+// The fixed keys' tags in an open-addressed table (linear probing, a quarter full): a name
+// not among them is mostly told in one or two probes. (A TagSet here let DNS_RESPONSE and
+// the HTTP names through, each time followed by a scan of all 32 tags.)
+struct FixedKeyTable {
+  static constexpr size_t kSlots = 128;
+  static constexpr uint8_t kEmpty = 0xFF;
+  uint64_t tags[kSlots] = {};
+  uint8_t index[kSlots] = {};  // into kFixedKeys, or kEmpty
+  static constexpr size_t slot(uint64_t tag) { return size_t(TagSet::mix(tag) >> 57); }
+};
+static_assert(std::size(kFixedKeys) < FixedKeyTable::kSlots / 2);
+
+inline constexpr FixedKeyTable kFixedKeyTable = [] {
+  FixedKeyTable t;
+  for (auto& i : t.index) i = FixedKeyTable::kEmpty;
+  for (size_t k = 0; k < kFixedKeyTags.size(); k++) {
+    size_t s = FixedKeyTable::slot(kFixedKeyTags[k]);
+    while (t.index[s] != FixedKeyTable::kEmpty) s = (s + 1) % FixedKeyTable::kSlots;
+    t.tags[s] = kFixedKeyTags[k];
+    t.index[s] = uint8_t(k);
+  }
+  return t;
 }();
 
 inline bool is_fixed_key(std::string_view k, uint64_t tag) {
-  if (!kFixedKeySet.maybe(tag)) return false;
-  for (size_t i = 0; i < kFixedKeyTags.size(); i++)
-    if (kFixedKeyTags[i] == tag && k == kFixedKeys[i]) return true;
+  const FixedKeyTable& t = kFixedKeyTable;
+  for (size_t s = FixedKeyTable::slot(tag); t.index[s] != FixedKeyTable::kEmpty; s = (s + 1) % FixedKeyTable::kSlots)
+    if (t.tags[s] == tag && k == kFixedKeys[t.index[s]]) return true;
   return false;
 }
 
