@@ -102,7 +102,7 @@ class JsonWriter {
   }
   // A key and its value, each written straight into the text (a few kv() per transaction for
   // every flow).
-  void kv(std::string_view k, std::string_view v) {
+  [[gnu::always_inline]] void kv(std::string_view k, std::string_view v) {
     if (char* p = plain_key(k, true, 0)) {
       end(p);
       escape(v);
@@ -113,7 +113,7 @@ class JsonWriter {
       value(v);
     }
   }
-  void kv(std::string_view k, uint64_t v) {
+  [[gnu::always_inline]] void kv(std::string_view k, uint64_t v) {
     if (char* p = plain_key(k, false, 20)) {
       end(dec::put_u64(p, v));
       first_ = false;
@@ -214,12 +214,12 @@ class JsonWriter {
   static constexpr size_t kInlineBytes = 2048;
 
   // Where the next n bytes go; end(p) then makes p the end of the text.
-  char* room(size_t n) {
+  [[gnu::always_inline]] char* room(size_t n) {
     if (cap_ - n_ < n) grow(n);
     return buf_ + n_;
   }
   void end(char* p) { n_ = size_t(p - buf_); }
-  void grow(size_t n) {
+  [[gnu::noinline]] void grow(size_t n) {  // rare: out of the inlined room()
     const size_t cap = std::max(cap_ * 2, n_ + n);
     std::unique_ptr<char[]> b(new char[cap]);  // not zeroed: only the first n_ bytes are read
     std::memcpy(b.get(), buf_, n_);
@@ -256,7 +256,7 @@ class JsonWriter {
   // the end, when k is a plain key (printable ASCII without '"' or '\\', at most kShortKey
   // bytes); nullptr (nothing written) otherwise. The check and the copy are one pass, a word
   // at a time, the last word overlapping the one before (keys are 7 to 30 bytes).
-  char* plain_key(std::string_view k, bool open_quote, size_t extra) {
+  [[gnu::always_inline]] char* plain_key(std::string_view k, bool open_quote, size_t extra) {
     const size_t n = k.size();
     if (n > kShortKey) return nullptr;
     char* const start = room(n + kKeyExtra + extra);
