@@ -27,9 +27,8 @@ inline bool json_plain(uint64_t w) { return !(bytes_below(w, 0x20) | bytes_equal
 }  // namespace swar
 
 // Decimal text of unsigned numbers, as std::to_chars writes it (<= 20 bytes at p; returns the
-// end). Numbers under 100 are one table copy; from 10^8 on (microsecond times, 16 digits)
-// they go in 8-digit halves of 32-bit arithmetic, not std::to_chars' 64-bit steps of two
-// digits (~240 instructions for a time).
+// end), in 32-bit arithmetic: from 10^8 on (microsecond times, 16 digits) in 8-digit blocks,
+// not std::to_chars' 64-bit steps of two digits (~240 instructions for a time).
 namespace dec {
 inline constexpr char kPairs[201] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
@@ -43,17 +42,35 @@ inline void put_8_digits(char* p, uint32_t v) {
   std::memcpy(p + 4, &kPairs[2 * (lo / 100)], 2);
   std::memcpy(p + 6, &kPairs[2 * (lo % 100)], 2);
 }
-inline char* put_u64(char* p, uint64_t v) {
-  if (v < 100) {
-    if (v < 10) {
-      *p = char('0' + v);
-      return p + 1;
-    }
-    std::memcpy(p, &kPairs[2 * v], 2);
-    return p + 2;
+// v < 10^8, without leading zeros: the digit count by comparisons, then two digits a step
+// from the end.
+inline char* put_below_1e8(char* p, uint32_t v) {
+  const size_t n = v < 10000 ? (v < 100 ? (v < 10 ? 1 : 2) : (v < 1000 ? 3 : 4))
+                             : (v < 1000000 ? (v < 100000 ? 5 : 6) : (v < 10000000 ? 7 : 8));
+  char* const e = p + n;
+  char* q = e;
+  while (v >= 100) {
+    q -= 2;
+    std::memcpy(q, &kPairs[2 * (v % 100)], 2);
+    v /= 100;
   }
-  if (v < 100000000) return std::to_chars(p, p + 8, uint32_t(v)).ptr;
-  p = put_u64(p, v / 100000000);
+  if (v >= 10) {
+    std::memcpy(q - 2, &kPairs[2 * v], 2);
+  } else {
+    q[-1] = char('0' + v);
+  }
+  return e;
+}
+inline char* put_u64(char* p, uint64_t v) {
+  if (v < 100000000) return put_below_1e8(p, uint32_t(v));
+  const uint64_t hi = v / 100000000;
+  if (hi < 100000000) {
+    p = put_below_1e8(p, uint32_t(hi));
+  } else {  // 10^16 and more: at most 4 leading digits, then 8
+    p = put_below_1e8(p, uint32_t(hi / 100000000));
+    put_8_digits(p, uint32_t(hi % 100000000));
+    p += 8;
+  }
   put_8_digits(p, uint32_t(v % 100000000));
   return p + 8;
 }
