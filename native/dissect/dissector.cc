@@ -47,7 +47,7 @@ bool valid_utf8(std::string_view v) {
 }
 }  // namespace
 
-void FieldWriter::str(std::string_view name, std::string_view v) {
+void FieldWriter::str_long(std::string_view name, std::string_view v) {
   if (v.size() > dissect_limits::kMaxFieldBytes) {
     size_t cut = dissect_limits::kMaxFieldBytes;
     // Don't split a UTF-8 sequence: back up over continuation bytes.

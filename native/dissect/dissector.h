@@ -54,7 +54,17 @@ class FieldWriter {
   void num(std::string_view name, double v) {
     std::memcpy(head(1, name, 8), &v, 8);  // little-endian hosts only (x86-64, arm64)
   }
-  void str(std::string_view name, std::string_view v);  // cut at kMaxFieldBytes (UTF-8 safe)
+  // Cut at kMaxFieldBytes (UTF-8 safe); invalid UTF-8 cleaned as JsonWriter does. A short
+  // ASCII value (most) is written here, inline, where a literal name's copy has a size known
+  // at compile time; the rest in str_long().
+  void str(std::string_view name, std::string_view v) {
+    if (v.size() <= kInlineStr && short_ascii(v)) {
+      uint8_t* p = head(2, name, uint32_t(v.size()));
+      if (!v.empty()) std::memcpy(p, v.data(), v.size());
+      return;
+    }
+    str_long(name, v);
+  }
   void json(std::string_view name, std::string_view json_text);
   // Writes a number only when non-zero and a string only when non-empty (optional fields).
   void num_if(std::string_view name, double v) { if (v != 0) num(name, v); }
@@ -91,6 +101,25 @@ class FieldWriter {
     return p + 4;
   }
   uint8_t* room_slow(size_t need);  // flushes, then stages, or writes into out_ when too large
+  void str_long(std::string_view name, std::string_view v);
+
+  static constexpr size_t kInlineStr = 64;
+  // True when v (at most kInlineStr bytes) is ASCII: whole words, the last one overlapping.
+  static bool short_ascii(std::string_view v) {
+    constexpr uint64_t kHigh = 0x8080808080808080ull;
+    const size_t n = v.size();
+    uint64_t w, any = 0;
+    if (n >= 8) {
+      for (size_t i = 0; i + 8 < n; i += 8) {
+        std::memcpy(&w, v.data() + i, 8);
+        any |= w;
+      }
+      std::memcpy(&w, v.data() + n - 8, 8);
+      return !((any | w) & kHigh);
+    }
+    for (size_t i = 0; i < n; i++) any |= static_cast<unsigned char>(v[i]);
+    return !(any & 0x80);
+  }
 
   std::vector<uint8_t>& out_;
   size_t n_ = 0;                 // bytes staged
