@@ -79,7 +79,7 @@ class FieldWriter {
   static constexpr size_t kStageBytes = 4096;
   // Writes a field's header and returns where its len value bytes go (the caller copies them
   // there before the next call).
-  uint8_t* head(uint8_t type, std::string_view name, uint32_t len) {
+  [[gnu::always_inline]] uint8_t* head(uint8_t type, std::string_view name, uint32_t len) {
     const size_t nl = std::min<size_t>(name.size(), 0xFFFF);
     const size_t need = 3 + nl + 4 + size_t(len);
     uint8_t* p;
