@@ -157,28 +157,40 @@ inline __attribute__((always_inline)) bool is_anomalies(const ExtField& f) {  //
   return f.tag == kTag && f.name == "__ANOMALIES" && f.type != 1 && f.type != 3;
 }
 
-// One record as flowToJson writes it; false when JS must do it (see the header).
-bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std::vector<std::string>& anomaly_names,
-                   const std::vector<std::string>& l7_names, TextBuffer& o) {
-  // What JS would do differently: repeated names, fixed names, numbers that are not safe
-  // integers (String(v) forms), an empty anomaly list (JS's `prev ? ... : ...` then differs).
-  std::string anomalies_extra;
-  int anomalies_at = -1;
+// A record's variable part, read and checked in one pass (read_ext).
+struct ExtFields {
+  std::vector<ExtField> f;  // f[0..n): grown as needed, kept from record to record
+  size_t n = 0;
+  std::string anomalies_extra;  // the values of the __ANOMALIES fields, comma-joined
+  int anomalies_at = -1;        // where the first one is
+};
+
+// Reads the fields into x and checks what JS would do differently: repeated names, fixed
+// names, numbers that are not safe integers (String(v) forms), an empty anomaly list (JS's
+// `prev ? ... : ...` then differs). False (JS formats the record) on any of them or on a
+// field that does not fit.
+bool read_ext(const uint8_t* p, size_t len, ExtFields& x) {
+  x.n = 0;
+  x.anomalies_extra.clear();
+  x.anomalies_at = -1;
   TagSet names;  // the names before this one: most are new, and then nothing is scanned
-  for (size_t i = 0; i < ext.size(); i++) {
-    const ExtField& f = ext[i];
+  return for_each_ext(p, len, [&](const ExtField& f) {
+    const size_t i = x.n;
+    if (i == x.f.size()) x.f.resize(i < 16 ? 32 : 2 * i);
+    x.f[i] = f;
+    x.n = i + 1;
     if (is_anomalies(f)) {
       if (f.value.empty()) return false;
-      if (anomalies_at < 0) anomalies_at = int(i);
-      if (!anomalies_extra.empty()) anomalies_extra += ',';
-      anomalies_extra.append(f.value);
+      if (x.anomalies_at < 0) x.anomalies_at = int(i);
+      if (!x.anomalies_extra.empty()) x.anomalies_extra += ',';
+      x.anomalies_extra.append(f.value);
       names.add(f.tag);
-      continue;
+      return true;
     }
     if (is_fixed_key(f.name, f.tag)) return false;
     if (names.maybe(f.tag)) {
       for (size_t j = 0; j < i; j++)
-        if (ext[j].tag == f.tag && ext[j].name == f.name) return false;
+        if (x.f[j].tag == f.tag && x.f[j].name == f.name) return false;
     }
     names.add(f.tag);
     if (f.type == 1) {
@@ -189,7 +201,16 @@ bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std
       // whole numbers only (std::floor is a libm call without SSE4.1).
       if (!(std::fabs(d) < 9007199254740992.0) || double(int64_t(d)) != d) return false;
     }
-  }
+    return true;
+  });
+}
+
+// One record as flowToJson writes it, its fields read and checked by read_ext.
+void format_record(const uint8_t* r, const ExtFields& x, const std::vector<std::string>& anomaly_names,
+                   const std::vector<std::string>& l7_names, TextBuffer& o) {
+  const ExtField* const ext = x.f.data();
+  const std::string& anomalies_extra = x.anomalies_extra;
+  const int anomalies_at = x.anomalies_at;
 
   const uint64_t first_us = le(r + 8, 8), last_us = le(r + 16, 8);
   const bool v6 = r[114] == 6;
@@ -267,7 +288,7 @@ bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std
     p = put_key(p, "FLOW_ANOMALIES"), p = put_str(p, names);
     o.end(p);
   }
-  for (size_t i = 0; i < ext.size(); i++) {
+  for (size_t i = 0; i < x.n; i++) {
     const ExtField& f = ext[i];
     if (is_anomalies(f)) {
       if (!mask && int(i) == anomalies_at) {
@@ -301,7 +322,6 @@ bool format_record(const uint8_t* r, const std::vector<ExtField>& ext, const std
   *p++ = '}';
   *p++ = '\n';
   o.end(p);
-  return true;
 }
 
 }  // namespace
@@ -314,17 +334,16 @@ void format_json_lines(const uint8_t* buf, size_t len, const std::vector<std::st
   if (len < 4) return;
   const uint32_t n = uint32_t(le(buf, 4));
   out.text.reserve(len * 2);
-  std::vector<ExtField> ext;
+  ExtFields ext;
   size_t p = 4;
   for (uint32_t i = 0; i < n; i++) {
     if (p + kRecordFixedSize > len) break;
     const uint8_t* r = buf + p;
     const size_t ext_len = le(r + 140, 4);
     if (p + kRecordFixedSize + ext_len > len) break;
-    const size_t mark = out.text.size();
-    if (!parse_ext(r + kRecordFixedSize, ext_len, ext) ||
-        !format_record(r, ext, anomaly_names, l7_names, out.text)) {
-      out.text.truncate(mark);
+    if (read_ext(r + kRecordFixedSize, ext_len, ext)) {
+      format_record(r, ext, anomaly_names, l7_names, out.text);
+    } else {
       char* e = out.text.room(1);
       *e++ = '\n';
       out.text.end(e);

@@ -147,9 +147,10 @@ struct ExtField {
   uint64_t tag;  // name_tag(name)
 };
 
-// Parses the variable part as src/record.ts decodeExt does (stops where a field would not fit).
-inline bool parse_ext(const uint8_t* p, size_t len, std::vector<ExtField>& out) {
-  out.clear();
+// Reads the variable part as src/record.ts decodeExt does, calling add(field) for each field;
+// false where a field would not fit (decodeExt stops there) or add() returned false.
+template <class Add>
+inline bool for_each_ext(const uint8_t* p, size_t len, Add&& add) {
   size_t q = 0;
   while (q + 7 <= len) {
     ExtField f;
@@ -164,9 +165,18 @@ inline bool parse_ext(const uint8_t* p, size_t len, std::vector<ExtField>& out) 
     if (q + val_len > len) return false;
     f.value = std::string_view(reinterpret_cast<const char*>(p + q), val_len);
     q += val_len;
-    out.push_back(f);
+    if (!add(f)) return false;
   }
   return true;
+}
+
+// The fields in order (stops where a field would not fit, as decodeExt does).
+inline bool parse_ext(const uint8_t* p, size_t len, std::vector<ExtField>& out) {
+  out.clear();
+  return for_each_ext(p, len, [&out](const ExtField& f) {
+    out.push_back(f);
+    return true;
+  });
 }
 
 }  // namespace nprobe::recview
