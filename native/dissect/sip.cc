@@ -938,17 +938,19 @@ void emit(const Entry& e, Sink& s) {
   s.num("SIP_REGISTER_NUM_OTHER", e.reg_other);
 }
 
+// Inlined into emit(), where most names are literals: their lengths and plain-ASCII checks
+// are then known at compile time.
 struct FlatSink {
   FieldWriter& w;
-  void str(std::string_view n, std::string_view v) { w.str_if(n, v); }
-  void num(std::string_view n, double v) { w.num_if(n, v); }
+  [[gnu::always_inline]] void str(std::string_view n, std::string_view v) { w.str_if(n, v); }
+  [[gnu::always_inline]] void num(std::string_view n, double v) { w.num_if(n, v); }
 };
 struct JsonSink {
   JsonWriter& j;
-  void str(std::string_view n, std::string_view v) {
+  [[gnu::always_inline]] void str(std::string_view n, std::string_view v) {
     if (!v.empty()) j.kv(n, v);
   }
-  void num(std::string_view n, double v) {
+  [[gnu::always_inline]] void num(std::string_view n, double v) {
     if (v != 0) j.kv(n, uint64_t(v));
   }
 };
