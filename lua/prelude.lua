@@ -14,14 +14,14 @@ local N = {}
 __nprobe = N
 
 -- hooks[i] = { fn = "checkDNSFlow", tbl = "dns", keys = {...}, kidx = {key = j},
---              fmts = {j = "<i8" | "<s4"}, call = f(s, p) -> ok, r, t, dt }
+--              fmts = {j = "<i8" | "<s4"}, call = f(s, p) -> ok, r, t, dt, wrote }
 local hooks = {}
 -- stats[i] = { calls, errors, timeouts, suppressed, total (s), hist = {log2 us buckets} }
 local stats = {}
 
--- The debug library's metatable functions, kept before a sandbox removes `debug`: they pass
--- the __metatable guard of the flow tables below.
-local getmt, setmt = debug.getmetatable, debug.setmetatable
+-- The debug library's setmetatable, kept before a sandbox removes `debug`: it passes the
+-- __metatable guard of the flow tables below.
+local setmt = debug.setmetatable
 
 -- The watchdog is a count hook set only around a hook's own call: while any hook is set,
 -- Lua 5.4 traps every instruction of every Lua function (luaG_traceexec), and over a whole

@@ -31,7 +31,7 @@ size_t value_size(const Value& v, bool tagged) {
 }
 
 // Stores are memcpy of the host's own representation: little-endian hosts only (x86-64,
-// arm64), like dissector.cc's FieldWriter. Byte-by-byte shifts into a std::string were a
+// arm64), like FieldWriter (dissector.h). Byte-by-byte shifts into a std::string were a
 // quarter of this file's cost (the compiler could not merge the stores).
 template <typename T>
 char* store(char* w, T v) {

@@ -447,12 +447,15 @@ export class LuaHost {
       this.report(`${hooked.length - Number(done)} flows not scripted: ${(e as Error).message}`);
       result = partial ?? '';
     }
+    // Counted before the results apply: a hook may change a flow's l7 key.
+    const calls = this.callsByHook(batch, hooked);
     if (result) this.apply(batch, hooked, result);
-    this.account(batch, hooked, performance.now() - t0);
+    const ms = performance.now() - t0;
+    for (let i = 1; i < calls.length; i++) if (calls[i]) this.costMs[i] = (this.costMs[i] ?? 0) + (ms * calls[i]) / hooked.length;
   }
 
-  /** The batch's time, shared among the hooks by their calls in it. */
-  private account(batch: FlowBatch, hooked: ArrayLike<number>, ms: number): void {
+  /** The batch's calls per hook index (to share its time among the hooks). */
+  private callsByHook(batch: FlowBatch, hooked: ArrayLike<number>): number[] {
     const n = this.batchCalls;
     n.length = this.byIndex.length + 1;
     n.fill(0);
@@ -460,7 +463,7 @@ export class LuaHost {
       const b = this.bindings.get(batch.l7(hooked[k]));
       if (b) n[b.index]++;
     }
-    for (let i = 1; i < n.length; i++) if (n[i]) this.costMs[i] = (this.costMs[i] ?? 0) + (ms * n[i]) / hooked.length;
+    return n;
   }
 
   /** What the hooks said (N.run's result): suppressions, errors, time-outs, changed keys. */
