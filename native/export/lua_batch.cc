@@ -21,8 +21,6 @@ struct Value {
   std::string own;  // for addresses formatted here
 };
 
-bool fits(const Value& v, bool is_int) { return is_int ? v.kind == Value::kInt : v.kind == Value::kStr; }
-
 std::string_view text_of(const Value& v) { return v.own.empty() ? v.s : std::string_view(v.own); }
 
 // Bytes value v takes in the batch (with its tag byte in the tagged layout).
@@ -66,10 +64,81 @@ void set_number(Value& v, double d) {
   }
 }
 
+// d as an integer, when it is a safe one (host.ts's batch writer sees a JS number that way):
+// the range check comes first, so the conversion is defined (and false for NaN).
+bool safe_integer(double d, int64_t& out) {
+  if (!(d >= -9007199254740991.0 && d <= 9007199254740991.0)) return false;
+  out = int64_t(d);
+  return double(out) == d;
+}
+
+// Appends flow r in the tagged layout (lua_batch.h): each value with its type, for a flow
+// some value of which is not of the type its key declares. Rare; kept simple.
+bool write_tagged(const uint8_t* r, const LuaHookSpec& hook, int64_t pid, const std::vector<ExtField>& ext,
+                  const std::vector<int>& field_of, std::vector<Value>& vals, std::string& out) {
+  vals.resize(hook.keys.size());
+  const bool v6 = r[114] == 6;
+  const uint64_t first_s = le(r + 8, 8) / 1000000, last_s = le(r + 16, 8) / 1000000;
+  for (size_t k = 0; k < hook.keys.size(); k++) {
+    const LuaKeySpec& key = hook.keys[k];
+    Value& v = vals[k];
+    v.own.clear();
+    v.kind = Value::kInt;
+    switch (key.src) {
+      case LuaKeySpec::kPid: v.i = pid; break;
+      case LuaKeySpec::kFlowId: v.i = int64_t(le(r, 8)); break;
+      case LuaKeySpec::kFrom:
+      case LuaKeySpec::kTo: {
+        const uint8_t* a = r + (key.src == LuaKeySpec::kFrom ? 72 : 88);
+        v.kind = Value::kStr;
+        v6 ? put_ipv6(v.own, a) : put_ipv4(v.own, a);
+        break;
+      }
+      case LuaKeySpec::kSport: v.i = int64_t(le(r + 104, 2)); break;
+      case LuaKeySpec::kDport: v.i = int64_t(le(r + 106, 2)); break;
+      case LuaKeySpec::kDuration: v.i = int64_t(last_s) - int64_t(first_s); break;
+      case LuaKeySpec::kBegin: v.i = int64_t(first_s); break;
+      case LuaKeySpec::kEnd: v.i = int64_t(last_s); break;
+      case LuaKeySpec::kL7: v.i = int64_t(le(r + 112, 2)); break;
+      case LuaKeySpec::kProto: v.i = r[115]; break;
+      case LuaKeySpec::kExt: {
+        const ExtField* found = field_of[k] >= 0 ? &ext[size_t(field_of[k])] : nullptr;
+        if (!found) {
+          // Not there: 0 for a number key, "" for a string key (seed 002: never nil).
+          if (!key.is_int) v.kind = Value::kStr, v.s = std::string_view();
+          else v.i = 0;
+        } else if (found->type == 1) {
+          double d = 0;
+          if (found->value.size() >= 8) std::memcpy(&d, found->value.data(), 8);
+          set_number(v, d);
+        } else {
+          v.kind = Value::kStr;  // a string, or JSON text (values are strings or numbers only)
+          v.s = found->value;
+        }
+        break;
+      }
+    }
+  }
+  size_t size = 6;
+  for (const Value& v : vals) size += value_size(v, true);
+  if (size > kMaxFlowBytes) return false;  // offsets are u32: see lua_batch.h
+  const size_t start = out.size();
+  out.resize(start + size);
+  char* const f = out.data() + start;
+  f[0] = char(hook.index);
+  f[1] = 1;
+  store(f + 2, uint32_t(size));
+  char* w = f + 6;
+  for (const Value& v : vals) w = write_value(w, v, true);
+  return true;
+}
+
 }  // namespace
 
 void LuaHookSpec::prepare() {
   by_name.clear();
+  addr_keys = 0;
+  for (const LuaKeySpec& k : keys) addr_keys += k.src == LuaKeySpec::kFrom || k.src == LuaKeySpec::kTo;
   for (std::string_view f : kFixedKeys) by_name[std::string(f)] = -1;
   for (size_t k = 0; k < keys.size(); k++)
     if (keys[k].src == LuaKeySpec::kExt) by_name[keys[k].ext_name] = int(k);
@@ -123,68 +192,78 @@ bool build_lua_batch(const uint8_t* buf, size_t len, const LuaBatchSpec& spec, s
       if (key == -2) return false;  // a fixed name: the JS record would show this value
       if (key >= 0) field_of[size_t(key)] = int(e);  // later fields win, as in decodeExt
     }
-    vals.resize(hook.keys.size());
-    bool own_layout = true;
-    const bool v6 = r[114] == 6;
+    const size_t nkeys = hook.keys.size();
     const uint64_t first_s = le(r + 8, 8) / 1000000, last_s = le(r + 16, 8) / 1000000;
-    for (size_t k = 0; k < hook.keys.size(); k++) {
+    // The hook's own layout, written in one pass straight into out: nearly every flow fits it
+    // (each value of the type its key declares). Sizing every value first and then writing
+    // it, through a Value per key, was three passes over ~25 keys per flow, and most of this
+    // file's cost. The room reserved is a bound: a key takes 8 bytes (an integer, or a
+    // string's length word and up to 4 of its bytes), plus an address's text (at most
+    // kMaxIpv6Text) for each address key, plus the bytes of the dissector field it came
+    // from, and each field feeds at most one key (by_name), so all of them fit in the record's
+    // variable part (ext_len). A flow that does not fit its layout is rewritten tagged below.
+    const size_t start = out.size();
+    const size_t head = 6 + 4 * nkeys;
+    out.resize(start + head + 8 * nkeys + hook.addr_keys * kMaxIpv6Text + ext_len);
+    char* const f = out.data() + start;
+    char* w = f + head;
+    const bool v6 = r[114] == 6;
+    bool own_layout = true;
+    for (size_t k = 0; k < nkeys && own_layout; k++) {
       const LuaKeySpec& key = hook.keys[k];
-      Value& v = vals[k];
-      v.own.clear();
-      v.kind = Value::kInt;
+      store(f + 6 + 4 * k, uint32_t(w - f));
+      int64_t n = 0;
       switch (key.src) {
-        case LuaKeySpec::kPid: v.i = spec.pid; break;
-        case LuaKeySpec::kFlowId: v.i = int64_t(le(r, 8)); break;
+        case LuaKeySpec::kPid: n = spec.pid; break;
+        case LuaKeySpec::kFlowId: n = int64_t(le(r, 8)); break;
         case LuaKeySpec::kFrom:
         case LuaKeySpec::kTo: {
+          if (key.is_int) { own_layout = false; continue; }
           const uint8_t* a = r + (key.src == LuaKeySpec::kFrom ? 72 : 88);
-          v.kind = Value::kStr;
-          v6 ? put_ipv6(v.own, a) : put_ipv4(v.own, a);
-          break;
+          char* const text = w + 4;
+          w = v6 ? recview::put_ipv6(text, a) : nprobe::put_ipv4(text, a);
+          store(text - 4, uint32_t(w - text));
+          continue;
         }
-        case LuaKeySpec::kSport: v.i = int64_t(le(r + 104, 2)); break;
-        case LuaKeySpec::kDport: v.i = int64_t(le(r + 106, 2)); break;
-        case LuaKeySpec::kDuration: v.i = int64_t(last_s) - int64_t(first_s); break;
-        case LuaKeySpec::kBegin: v.i = int64_t(first_s); break;
-        case LuaKeySpec::kEnd: v.i = int64_t(last_s); break;
-        case LuaKeySpec::kL7: v.i = int64_t(le(r + 112, 2)); break;
-        case LuaKeySpec::kProto: v.i = r[115]; break;
+        case LuaKeySpec::kSport: n = int64_t(le(r + 104, 2)); break;
+        case LuaKeySpec::kDport: n = int64_t(le(r + 106, 2)); break;
+        case LuaKeySpec::kDuration: n = int64_t(last_s) - int64_t(first_s); break;
+        case LuaKeySpec::kBegin: n = int64_t(first_s); break;
+        case LuaKeySpec::kEnd: n = int64_t(last_s); break;
+        case LuaKeySpec::kL7: n = int64_t(le(r + 112, 2)); break;
+        case LuaKeySpec::kProto: n = r[115]; break;
         case LuaKeySpec::kExt: {
           const ExtField* found = field_of[k] >= 0 ? &ext[size_t(field_of[k])] : nullptr;
-          if (!found) {
-            // Not there: 0 for a number key, "" for a string key (seed 002: never nil).
-            if (!key.is_int) v.kind = Value::kStr, v.s = std::string_view();
-            else v.i = 0;
-          } else if (found->type == 1) {
+          if (found && found->type == 1) {
             double d = 0;
             if (found->value.size() >= 8) std::memcpy(&d, found->value.data(), 8);
-            set_number(v, d);
-          } else {
-            v.kind = Value::kStr;  // a string, or JSON text (values are strings or numbers only)
-            v.s = found->value;
+            if (!key.is_int || !safe_integer(d, n)) own_layout = false;  // a float, or a string key
+            break;
           }
-          break;
+          if (key.is_int) {
+            if (found) own_layout = false;  // a string where a number was declared
+            break;  // not there: 0 (seed 002: never nil)
+          }
+          const std::string_view t = found ? found->value : std::string_view();
+          w = store(w, uint32_t(t.size()));
+          if (!t.empty()) std::memcpy(w, t.data(), t.size());
+          w += t.size();
+          continue;
         }
       }
-      if (!fits(v, key.is_int)) own_layout = false;
+      if (!key.is_int) own_layout = false;  // an integer where a string was declared
+      w = store(w, n);
     }
-    // The flow is sized first and written in one go (see lua_batch.h for the bytes): size,
-    // then in the hook's own layout each value's offset from the flow's first byte.
-    const size_t nkeys = hook.keys.size();
-    const size_t head = 6 + (own_layout ? 4 * nkeys : 0);
-    size_t size = head;
-    for (size_t k = 0; k < nkeys; k++) size += value_size(vals[k], !own_layout);
-    if (size > kMaxFlowBytes) return false;  // offsets are u32: see lua_batch.h
-    const size_t start = out.size();
-    out.resize(start + size);
-    char* const f = out.data() + start;
-    f[0] = char(hook.index);
-    f[1] = char(own_layout ? 0 : 1);
-    store(f + 2, uint32_t(size));
-    char* w = f + head;
-    for (size_t k = 0; k < nkeys; k++) {
-      if (own_layout) store(f + 6 + 4 * k, uint32_t(w - f));
-      w = write_value(w, vals[k], !own_layout);
+    if (own_layout) {
+      const size_t size = size_t(w - f);
+      if (size > kMaxFlowBytes) return false;  // offsets are u32: see lua_batch.h
+      f[0] = char(hook.index);
+      f[1] = 0;
+      store(f + 2, uint32_t(size));
+      out.resize(start + size);
+    } else {
+      out.resize(start);
+      if (!write_tagged(r, hook, spec.pid, ext, field_of, vals, out)) return false;
     }
     flows.push_back(i);
   }

@@ -34,6 +34,7 @@ struct LuaHookSpec {
   // Dissector field name -> index in keys, and the fixed record names (-1): one lookup per
   // field of a record instead of a scan per key (filled by prepare()).
   std::unordered_map<std::string, int> by_name;
+  size_t addr_keys = 0;  // keys holding a flow address as text (room for it: lua_batch.cc)
   void prepare();
 };
 
