@@ -2,21 +2,45 @@
 // printf: glibc's inet_ntop formats each part through vfprintf, which showed on the capture
 // thread's profile (DNS answers and clients, DHCPv6, GTP end-user addresses).
 #pragma once
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace nprobe {
 
-// Writes the dotted quad of a[0..3] at out (at most 15 bytes); returns the end.
-inline char* put_ipv4(char* out, const uint8_t* a) {
-  for (int i = 0; i < 4; i++) {
-    if (i) *out++ = '.';
-    const unsigned v = a[i];
-    if (v >= 100) *out++ = char('0' + v / 100);
-    if (v >= 10) *out++ = char('0' + v / 10 % 10);
-    *out++ = char('0' + v % 10);
+// Each octet value's text for put_ipv4: its 1-3 digits followed by '.', in one word, and the
+// number of digits.
+struct OctetText {
+  char text[4];
+  uint8_t digits;
+};
+inline constexpr auto kOctetText = [] {
+  std::array<OctetText, 256> t{};
+  for (unsigned v = 0; v < 256; v++) {
+    OctetText& o = t[v];
+    o.digits = v >= 100 ? 3 : v >= 10 ? 2 : 1;
+    for (unsigned i = 0, d = v; i < o.digits; i++, d /= 10) o.text[o.digits - 1 - i] = char('0' + d % 10);
+    o.text[o.digits] = '.';
   }
-  return out;
+  return t;
+}();
+
+// Writes the dotted quad of a[0..3] at out (at most 15 bytes); returns the end. An octet is
+// copied as a whole word (digits, dot, and whatever follows), and the cursor moves past its
+// digits and dot only: the rest is overwritten by the next octet. The last one is copied
+// as 3 bytes, which at the latest start it can have (12) end at the 15th: nothing is written
+// past the room the longest address needs. This runs for two addresses of every exported
+// flow (JSON lines, the Lua batch); a digit at a time it was ~130 instructions an address.
+inline char* put_ipv4(char* out, const uint8_t* a) {
+  for (int i = 0; i < 3; i++) {
+    const OctetText& o = kOctetText[a[i]];
+    std::memcpy(out, o.text, 4);
+    out += o.digits + 1;
+  }
+  const OctetText& o = kOctetText[a[3]];
+  std::memcpy(out, o.text, 3);
+  return out + o.digits;
 }
 
 inline void append_ipv4(std::string& out, const uint8_t* a) {
