@@ -717,31 +717,46 @@ void Engine::stream_data(Flow& f, int dir, const uint8_t* data, uint32_t n, cons
   std::vector<uint8_t>& head = t.head[dir];
   const uint32_t room = reasm_limits::kProbeBytesPerDir - uint32_t(head.size());
   const uint32_t take = std::min(room, n);
-  if (take) {
+  // A flow's first chunk (nothing kept yet) is probed where it lies and copied only when the
+  // probes want more bytes: most flows are told by it, and copying it into head (two
+  // allocations, freed again once a dissector is chosen) was most of this function's cost.
+  const bool in_place = t.chunks.empty();
+  if (take && !in_place) {
     head.insert(head.end(), data, data + take);
     t.chunks.emplace_back(uint8_t(dir), take);
   }
+  const uint8_t* seen[2] = {t.head[0].data(), t.head[1].data()};
+  uint32_t seen_len[2] = {uint32_t(t.head[0].size()), uint32_t(t.head[1].size())};
+  if (in_place) seen[dir] = data, seen_len[dir] = take;
   // Ports as the client sees them; a hint only orders the probes.
   const bool client = dir == 0;
   const uint16_t cport = p ? (client ? p->sport : p->dport) : 0, sport = p ? (client ? p->dport : p->sport) : 0;
   bool undecided = false;
   const DissectorInfo* found = run_probes(tcp_probes_, cport, sport, undecided, [&](const DissectorInfo* d) {
-    return d->probe_stream(t.head[0].data(), uint32_t(t.head[0].size()), t.head[1].data(), uint32_t(t.head[1].size()),
-                           cport, sport);
+    return d->probe_stream(seen[0], seen_len[0], seen[1], seen_len[1], cport, sport);
   });
   if (!found) {
-    const bool full = t.head[0].size() >= reasm_limits::kProbeBytesPerDir || t.head[1].size() >= reasm_limits::kProbeBytesPerDir;
-    if (!undecided || full) f.l7_done = 1;
+    const bool full = seen_len[0] >= reasm_limits::kProbeBytesPerDir || seen_len[1] >= reasm_limits::kProbeBytesPerDir;
+    if (!undecided || full) {
+      f.l7_done = 1;
+    } else if (take && in_place) {
+      head.insert(head.end(), data, data + take);  // kept for the next probe
+      t.chunks.emplace_back(uint8_t(dir), take);
+    }
     return;
   }
   f.l7 = found->create().release();
   f.l7_proto = found->l7_proto;
   // Replay what was kept, in arrival order, then the rest of this chunk.
-  uint32_t pos[2] = {0, 0};
-  for (auto [d, len] : t.chunks) {
-    if (f.l7->finished()) break;
-    f.l7->on_payload(PayloadCtx{p ? p->ts_us : now_us_, d, t.head[d].data() + pos[d], len, p});
-    pos[d] += len;
+  if (in_place) {
+    if (take && !f.l7->finished()) f.l7->on_payload(PayloadCtx{p ? p->ts_us : now_us_, dir, data, take, p});
+  } else {
+    uint32_t pos[2] = {0, 0};
+    for (auto [d, len] : t.chunks) {
+      if (f.l7->finished()) break;
+      f.l7->on_payload(PayloadCtx{p ? p->ts_us : now_us_, d, t.head[d].data() + pos[d], len, p});
+      pos[d] += len;
+    }
   }
   t.head[0].clear(), t.head[0].shrink_to_fit();
   t.head[1].clear(), t.head[1].shrink_to_fit();
