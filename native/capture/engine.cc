@@ -558,7 +558,8 @@ static bool streams_unwanted(const Flow& f) { return (f.l7_done && !f.l7) || (f.
 // Stream bytes of a flow whose dissector is chosen (stream_data()'s common case, inline in
 // the per-segment short cut).
 inline void Engine::to_dissector(Flow& f, int dir, const uint8_t* data, uint32_t n, const Packet* p) {
-  if (!f.l7_finished) {
+  // Bytes the dissector only counts (an HTTP body) are counted off without calling it.
+  if (!f.l7_finished && !f.l7->skip_payload(dir, n)) {
     f.l7->on_payload(PayloadCtx{p ? p->ts_us : now_us_, dir, data, n, p});
     f.l7_finished = f.l7->finished();
   }

@@ -203,9 +203,40 @@ class Dissector {
   }
   std::vector<Expectation>& pending_expectations() { return expectations_; }
 
+  // Payload of stream direction dir (TCP) the dissector would only count (see skippable()):
+  // true when the n bytes lie strictly inside what it declared, and are then counted off
+  // here. The engine calls this before on_payload(), and skips on_payload() and finished()
+  // (the dissector's state is unchanged but for that count) when it says true.
+  bool skip_payload(int dir, uint32_t n) {
+    Skip& s = skip_[dir & 1];
+    if (n >= s.left) return false;
+    s.left -= n;
+    s.taken += n;
+    return true;
+  }
+
+ protected:
+  // The dissector's side of skip_payload(): from the next byte on, the next n bytes of stream
+  // direction dir are of no interest (an HTTP body of known length), or 0. Most payloads of
+  // an HTTP flow are body bytes; a virtual call into the dissector for each, just to count
+  // them down, was most of their cost. The declaration stands until replaced, and the
+  // dissector collects what the engine counted off with skipped() before it reads its own
+  // count (on_payload(), on_gap(), on_export()).
+  void skippable(int dir, uint64_t n) { skip_[dir & 1] = Skip{n, 0}; }
+  uint64_t skipped(int dir) {
+    const uint64_t t = skip_[dir & 1].taken;
+    skip_[dir & 1].taken = 0;
+    return t;
+  }
+
  private:
   std::vector<const char*> anomalies_;
   std::vector<Expectation> expectations_;
+  struct Skip {
+    uint64_t left = 0;   // bytes still declared skippable
+    uint64_t taken = 0;  // counted off by the engine, not yet collected
+  };
+  Skip skip_[2];
 };
 
 struct DissectorInfo {

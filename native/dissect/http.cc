@@ -518,26 +518,30 @@ class HttpDissector final : public Dissector {
  public:
   void on_payload(const PayloadCtx& c) override {
     if ((c.dir != 0 && c.dir != 1) || c.len == 0) return;
+    collect_skipped();
     if (swap_ < 0) {
       // Roles not known yet: hold the bytes until a start line says who is who.
       hold(c.dir, c.data, c.len);
-      return;
+    } else {
+      // Most payloads lie inside a body of known length and don't finish it: they only count
+      // down what is left (all feed() would do: the raw piece leaves bytes to come, so
+      // on_raw() changes nothing), without the line reader. The engine does the same through
+      // skip_payload() (declare_skippable()); this is for payloads that come another way.
+      Side& s = side_[c.dir ^ swap_];
+      if ((s.st == St::kBody || s.st == St::kChunkData) && c.len < s.lr.raw_left())
+        s.lr.skip_raw(s.lr.raw_left() - c.len);
+      else
+        feed(c.dir, c.data, c.len);
     }
-    // Most payloads lie inside a body of known length and don't finish it: they only count
-    // down what is left (all feed() would do: the raw piece leaves bytes to come, so on_raw()
-    // changes nothing), without the line reader.
-    Side& s = side_[c.dir ^ swap_];
-    if ((s.st == St::kBody || s.st == St::kChunkData) && c.len < s.lr.raw_left()) {
-      s.lr.skip_raw(s.lr.raw_left() - c.len);
-      return;
-    }
-    feed(c.dir, c.data, c.len);
+    declare_skippable();
   }
 
   void on_gap(int stream_dir, uint64_t bytes) override {
     if ((stream_dir != 0 && stream_dir != 1) || bytes == 0) return;
+    collect_skipped();
     if (swap_ < 0) settle_roles(0);
     gap(stream_dir ^ swap_, bytes);
+    declare_skippable();
   }
 
   bool finished() const override {
@@ -554,6 +558,7 @@ class HttpDissector final : public Dissector {
   }
 
   void on_export(FieldWriter& w) override {
+    collect_skipped();
     if (swap_ < 0) settle_roles(0);
     for (int d = 0; d < 2; d++) {
       const Side& s = side_[d];
@@ -586,6 +591,27 @@ class HttpDissector final : public Dissector {
     s.lr.feed(
         data, len, [&](LineReader::Line l) { on_line(dir, l); },
         [&](const uint8_t*, size_t) { on_raw(dir); });
+  }
+
+  // The rest of a body of known length, in either direction, is skippable (see
+  // Dissector::skippable()): the engine counts payloads inside it off without calling
+  // on_payload(), which did nothing else for them (the short cut there).
+  void declare_skippable() {
+    if (swap_ < 0) return;
+    for (int d = 0; d < 2; d++) {
+      const Side& s = side_[d ^ swap_];
+      skippable(d, s.st == St::kBody || s.st == St::kChunkData ? s.lr.raw_left() : 0);
+    }
+  }
+  // What the engine counted off since, taken off the line readers' counts (it is always
+  // less than what was declared, so a body never ends there).
+  void collect_skipped() {
+    if (swap_ < 0) return;
+    for (int d = 0; d < 2; d++)
+      if (const uint64_t n = skipped(d)) {
+        LineReader& lr = side_[d ^ swap_].lr;
+        lr.skip_raw(lr.raw_left() - n);
+      }
   }
 
   // Bytes missing in the stream of role dir.
