@@ -628,10 +628,8 @@ Transaction* Transactions::open(Dissector& d) {
 }
 
 uint32_t Transactions::keep(const std::string& s) {
-  // A query name and its answers are ~100 bytes: room for both in the first allocation.
-  if (text_.capacity() < 128) text_.reserve(128);
   const uint32_t at = uint32_t(text_.size());
-  text_ += s;
+  text_.append(s);
   return at;
 }
 

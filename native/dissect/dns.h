@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -91,8 +92,34 @@ bool same_name(std::string_view a, std::string_view b);
 // with 64 transactions of up to 2 KiB each a flow could hold 128 KiB; this keeps it at 32.
 inline constexpr size_t kMaxFlowTextBytes = 32 * 1024;
 
-// One query and its response. The texts live in the flow's Transactions::text_ (one
-// allocation per flow for every name and answer, not two strings per transaction).
+// A flow's query names and answer texts, back to back (Transactions::text_). The first
+// kInline bytes live in the object itself: a flow's query name and its answers nearly always
+// fit there (most DNS flows are one query and one response), so most flows allocate nothing
+// for their text (the string allocated for it was one of the two allocations of every DNS
+// flow on the capture thread). Past kInline the whole text moves to a string.
+class FlowText {
+ public:
+  size_t size() const { return n_; }
+  std::string_view view() const { return n_ > kInline ? std::string_view(heap_) : std::string_view(inline_, n_); }
+  void append(std::string_view s) {
+    if (n_ + s.size() <= kInline) {
+      std::memcpy(inline_ + n_, s.data(), s.size());
+    } else {
+      if (n_ <= kInline) heap_.assign(inline_, n_);  // the first time past kInline
+      heap_.append(s);
+    }
+    n_ += s.size();
+  }
+
+ private:
+  static constexpr size_t kInline = 128;
+  char inline_[kInline];  // the text while n_ <= kInline (only the first n_ bytes are read)
+  size_t n_ = 0;
+  std::string heap_;      // the text once n_ > kInline
+};
+
+// One query and its response. The texts live in the flow's Transactions::text_ (one buffer
+// per flow for every name and answer, not two strings per transaction).
 struct Transaction {
   uint16_t id = 0;
   bool has_question = false;
@@ -129,10 +156,8 @@ class Transactions {
   size_t size() const { return n_; }
   Transaction& at(size_t i) { return i == 0 ? first_ : more_[i - 1]; }
   const Transaction& at(size_t i) const { return i == 0 ? first_ : more_[i - 1]; }
-  std::string_view qname(const Transaction& t) const { return std::string_view(text_).substr(t.qname_at, t.qname_len); }
-  std::string_view response(const Transaction& t) const {
-    return std::string_view(text_).substr(t.response_at, t.response_len);
-  }
+  std::string_view qname(const Transaction& t) const { return text_.view().substr(t.qname_at, t.qname_len); }
+  std::string_view response(const Transaction& t) const { return text_.view().substr(t.response_at, t.response_len); }
   bool same_question(const Transaction& t, const Message& m) const;
   Transaction* open(Dissector& d);
   void on_query(const Message& m, Dissector& d);
@@ -147,7 +172,7 @@ class Transactions {
   // Every query name and answer text of the flow, back to back. Bounded: open() refuses a
   // transaction once it holds kMaxFlowTextBytes, and one transaction adds at most a name
   // and kMaxResponseText.
-  std::string text_;
+  FlowText text_;
   IpAddr client_{};
   uint8_t client_version_ = 0;  // 0: no client yet
   bool cap_hit_ = false;
