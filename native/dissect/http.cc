@@ -67,6 +67,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "../reassembly/tcp_flow.h"
 #include "../util/byte_reader.h"
@@ -120,6 +123,25 @@ std::string_view trim(std::string_view s) {
 // >= 0x80 are accepted, as clients do send them.
 bool is_target_byte(uint8_t c) { return c > 0x20 && c != 0x7F; }
 
+// How many bytes at p (of n) are request-target bytes. The target is read three times per
+// connection's first request (the probe, the role check before the first line, the request
+// line) and once per later one, most of a request line's bytes: 16 bytes a step where the
+// target has SSE2 (every x86-64), the rest one at a time.
+size_t target_bytes(const uint8_t* p, size_t n) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 16 <= n; i += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i ctl_or_sp = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x20)), x);  // x <= 0x20
+    const __m128i del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7F));
+    const unsigned other = unsigned(_mm_movemask_epi8(_mm_or_si128(ctl_or_sp, del)));
+    if (other) return i + unsigned(__builtin_ctz(other));
+  }
+#endif
+  while (i < n && is_target_byte(p[i])) i++;
+  return i;
+}
+
 // At most kMaxValueBytes of v, cut on a UTF-8 boundary.
 std::string_view capped(std::string_view v) {
   if (v.size() <= kMaxValueBytes) return v;
@@ -149,7 +171,7 @@ bool parse_request_line(std::string_view line, bool truncated, RequestLine& out)
   out.method = line.substr(0, i);
   while (i < line.size() && is_ws(line[i])) i++;
   const size_t t0 = i;
-  while (i < line.size() && is_target_byte(static_cast<uint8_t>(line[i]))) i++;
+  i += target_bytes(reinterpret_cast<const uint8_t*>(line.data()) + i, line.size() - i);
   if (i == t0) return false;
   out.target = line.substr(t0, i - t0);
   if (truncated && i == line.size()) return true;
@@ -328,7 +350,8 @@ int match_request(const uint8_t* p, uint32_t n) {
   if (!r.has(1)) return m > 0 && m <= kMaxMethodLen ? 0 : -1;
   if (m == 0 || m > kMaxMethodLen || r.u8() != ' ') return -1;
   const std::string_view method(reinterpret_cast<const char*>(p), m);
-  const size_t t = r.skip_while(is_target_byte);
+  const size_t t = target_bytes(r.cur(), r.remaining());
+  r.skip(t);
   if (!r.has(1)) {
     // The target runs to the end of what is kept for probing: a request-target longer than
     // that is believed only for the methods every HTTP server knows.
