@@ -879,17 +879,13 @@ enum class Side : uint8_t { kEmpty, kMore, kNo, kGreeting, kResponse, kCommand }
 
 // The first line of p (CR/LF stripped); false when no LF is within the probe's reach.
 bool probe_line(const uint8_t* p, uint32_t n, std::string_view& line) {
-  ByteReader r(p, std::min<size_t>(n, kMaxProbeLine));
-  size_t len = 0;
-  while (r.has(1)) {
-    if (r.u8() == '\n') {
-      line = std::string_view(reinterpret_cast<const char*>(p), len);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      return true;
-    }
-    len++;
-  }
-  return false;
+  // memchr, not a byte loop: a greeting line is 100 bytes or more, and every IMAP flow's
+  // first bytes are read here.
+  const void* lf = std::memchr(p, '\n', std::min<size_t>(n, kMaxProbeLine));
+  if (!lf) return false;
+  line = std::string_view(reinterpret_cast<const char*>(p), size_t(static_cast<const uint8_t*>(lf) - p));
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return true;
 }
 
 // Text as a line holds it: no control characters but tab (UTF-8 above 0x7F allowed).

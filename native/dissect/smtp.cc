@@ -828,20 +828,17 @@ enum class Side { kEmpty, kMore, kNo, kGreeting, kSmtpGreeting, kReply, kSmtpCom
 
 // One line of r (CR/LF stripped); false when no LF is left (r then stays where it was).
 bool next_line(ByteReader& r, std::string_view& line) {
+  // memchr, not a byte loop: greetings and EHLO replies are long, and every SMTP flow's first
+  // bytes are read here.
   const uint8_t* start = r.cur();
-  size_t n = 0;
-  ByteReader scan = r;
-  while (scan.has(1)) {
-    if (scan.u8() == '\n') {
-      size_t len = n;
-      if (len > 0 && start[len - 1] == '\r') len--;
-      line = std::string_view(reinterpret_cast<const char*>(start), len);
-      r = scan;
-      return true;
-    }
-    n++;
-  }
-  return false;
+  const void* lf = std::memchr(start, '\n', r.remaining());
+  if (!lf) return false;
+  const size_t n = size_t(static_cast<const uint8_t*>(lf) - start);
+  size_t len = n;
+  if (len > 0 && start[len - 1] == '\r') len--;
+  line = std::string_view(reinterpret_cast<const char*>(start), len);
+  r.skip(n + 1);
+  return true;
 }
 
 // The server's first reply: a greeting (220, or 554 "no service here", RFC 5321 §3.1) or, for a
