@@ -339,13 +339,6 @@ bool netbios_shaped(const uint8_t* data, size_t len, bool port137) {
   return true;
 }
 
-void Message::reset() {
-  std::string q = std::move(qname), a = std::move(response);
-  *this = Message();
-  qname = std::move(q), response = std::move(a);
-  qname.clear(), response.clear();
-}
-
 Message& scratch_message() {
   thread_local Message m;
   m.reset();

@@ -39,7 +39,9 @@ struct Anomalies {
   bool has(const char* name) const;
 };
 
-struct Message {
+// A parsed message's fixed-size fields (Message below adds its two texts): apart, so that
+// Message::reset() renews them in one assignment, without building a whole Message.
+struct MessageFields {
   uint16_t id = 0;
   bool qr = false;       // false: query, true: response
   uint8_t opcode = 0;
@@ -48,12 +50,9 @@ struct Message {
   uint8_t rcode = 0;     // the header's 4 bits
   uint16_t qdcount = 0, ancount = 0, nscount = 0, arcount = 0;
 
-  bool has_question = false;  // the first question parsed completely
-  std::string qname;          // presentation text, no trailing dot ("" = the root)
+  bool has_question = false;  // the first question parsed completely (its name: Message::qname)
   uint16_t qtype = 0, qclass = 0;
 
-  // Answer section as text: "A 1.2.3.4,CNAME x.example,MX 10 mx.example" (see dns.cc).
-  std::string response;
   uint32_t ttl = 0;             // first A/AAAA answer's TTL, else the first answer's
   bool has_ttl = false;
   uint16_t answers_parsed = 0;  // answer records whose header and RDATA were read
@@ -63,9 +62,18 @@ struct Message {
   bool complete = false;        // every section was walked to its count without error
   size_t used = 0;              // bytes the sections took (when complete): the message's end
   int names_decoded = 0;
+};
+
+struct Message : MessageFields {
+  std::string qname;     // the first question's name: presentation text, no trailing dot ("" = the root)
+  // Answer section as text: "A 1.2.3.4,CNAME x.example,MX 10 mx.example" (see dns.cc).
+  std::string response;
 
   // Back to a fresh Message, keeping the strings' memory for the next one.
-  void reset();
+  void reset() {
+    static_cast<MessageFields&>(*this) = MessageFields();
+    qname.clear(), response.clear();
+  }
 };
 
 // This thread's Message, reset: parsing into it allocates nothing once its strings have grown.
