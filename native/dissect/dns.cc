@@ -391,6 +391,10 @@ bool parse_message(const uint8_t* data, size_t len, Message& m, Anomalies& an) {
   bool have_any_ttl = false, have_addr_ttl = false;
   const uint32_t total = uint32_t(m.ancount) + m.nscount + m.arcount;
   bool cut_short = false;  // the records end early: what was read is still kept
+  // One record's RDATA anomalies (see below), emptied per record: made once, as building one
+  // zeroes its 16 names.
+  Anomalies rdata_an;
+  const NameCtx rc{data, len, &rdata_an, &m.names_decoded};
   for (uint32_t i = 0; i < total; i++) {
     const bool answer = i < m.ancount;
     if (read_name(c, r, nullptr) == Name::kBroken) {
@@ -434,8 +438,7 @@ bool parse_message(const uint8_t* data, size_t len, Message& m, Anomalies& an) {
     m.response += ' ';
     // A name cut by RDLENGTH is bad RDATA, not a truncated message: RDLENGTH keeps the parser
     // in step, so only this record's text is dropped.
-    Anomalies rdata_an;
-    const NameCtx rc{data, len, &rdata_an, &m.names_decoded};
+    rdata_an.n = 0;
     if (!append_rdata(rc, type, rd, m.response)) {
       // A compression problem or the names cap is named as such; anything else (a wrong
       // length for the type, a name running past RDLENGTH) is bad RDATA.
