@@ -436,6 +436,33 @@ struct Tx {
   std::array<Span*, 8> spans() { return {&method, &url, &host, &ua, &referer, &xff, &via, &mime}; }
 };
 
+// A flow's transactions, by index: the first kInline in the dissector itself (most flows
+// have one to three), the rest in a vector. A vector from the first one was an allocation
+// (and a free) for every HTTP flow. Indices stay valid; a reference into the vector part only
+// until the next add().
+class TxList {
+ public:
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  Tx& operator[](size_t i) { return i < kInline ? first_[i] : more_[i - kInline]; }
+  const Tx& operator[](size_t i) const { return i < kInline ? first_[i] : more_[i - kInline]; }
+  void add() {
+    if (n_ < kInline) {
+      first_[n_] = Tx{};
+    } else {
+      if (more_.empty()) more_.reserve(kInline + 1);  // a flow past kInline has a few more
+      more_.emplace_back();
+    }
+    n_++;
+  }
+
+ private:
+  static constexpr size_t kInline = 3;
+  std::array<Tx, kInline> first_;
+  std::vector<Tx> more_;
+  size_t n_ = 0;
+};
+
 // The values of a flow's transactions, in one buffer. A value per std::string meant a malloc
 // for each one longer than 15 bytes (URL, Host, User-Agent, Content-Type: about four per
 // transaction) and a free at the flow's end, all on the capture thread; this is one or two
@@ -454,7 +481,7 @@ class Values {
 
   // s becomes at most kMaxValueBytes of v (cut on a UTF-8 boundary). v must not point into
   // this buffer (a value extended is built in a string of its own).
-  void set(Span& s, std::string_view v, std::vector<Tx>& txs) {
+  void set(Span& s, std::string_view v, TxList& txs) {
     v = capped(v);
     if (s.off + s.len == text_.size()) {
       text_.resize(s.off);  // the last value (or an empty one at the end): rewritten in place
@@ -469,7 +496,7 @@ class Values {
   }
 
   // Appends a list element (", " between), within kMaxValueBytes.
-  void append_list(Span& s, std::string_view v, std::vector<Tx>& txs) {
+  void append_list(Span& s, std::string_view v, TxList& txs) {
     if (v.empty() || s.len >= kMaxValueBytes) return;
     if (s.empty()) return set(s, v, txs);
     std::string joined(get(s));
@@ -478,19 +505,19 @@ class Values {
     set(s, joined, txs);
   }
 
-  void clear(Span& s, std::vector<Tx>& txs) { set(s, {}, txs); }
+  void clear(Span& s, TxList& txs) { set(s, {}, txs); }
 
  private:
   static constexpr size_t kFirstBytes = 512;         // the values of a few transactions
   static constexpr size_t kMinDeadBytes = 16 << 10;  // dead bytes kept before compacting
 
   // Copies every live value but `skip` (about to be rewritten) to a fresh buffer.
-  void compact(std::vector<Tx>& txs, Span& skip) {
+  void compact(TxList& txs, Span& skip) {
     skip = Span{};
     std::string packed;
     packed.reserve(text_.size() - dead_);
-    for (Tx& t : txs)
-      for (Span* s : t.spans()) {
+    for (size_t i = 0; i < txs.size(); i++)
+      for (Span* s : txs[i].spans()) {
         const std::string_view v = get(*s);
         s->off = uint32_t(packed.size());
         packed.append(v);
@@ -675,7 +702,7 @@ class HttpDissector final : public Dissector {
 
   void write_fields(FieldWriter& w) {
     if (txs_.empty()) return;
-    const Tx& t = txs_.front();
+    const Tx& t = txs_[0];
     const auto v = [this](Span s) { return values_.get(s); };
     w.str_if("HTTP_URL", v(t.url));
     w.str_if("HTTP_METHOD", v(t.method));
@@ -689,7 +716,8 @@ class HttpDissector final : public Dissector {
     w.str_if("HTTP_VIA", v(t.via));
     JsonWriter j;
     j.begin_array();
-    for (const Tx& x : txs_) {
+    for (size_t i = 0; i < txs_.size(); i++) {
+      const Tx& x = txs_[i];
       j.begin_object();
       if (!x.url.empty()) j.kv("HTTP_URL", v(x.url));
       if (!x.method.empty()) j.kv("HTTP_METHOD", v(x.method));
@@ -772,10 +800,7 @@ class HttpDissector final : public Dissector {
       over_cap_ = true;
       return -1;
     }
-    // Room for three at once: most flows have one to three, and each growth moved every Tx
-    // (eight strings) and was the largest allocation of the capture thread.
-    if (txs_.empty()) txs_.reserve(3);
-    txs_.emplace_back();
+    txs_.add();
     return int32_t(txs_.size() - 1);
   }
 
@@ -1102,7 +1127,7 @@ class HttpDissector final : public Dissector {
   void store(Span& s, std::string_view v) { values_.set(s, v, txs_); }
 
   Side side_[2];
-  std::vector<Tx> txs_;
+  TxList txs_;
   Values values_;  // the values txs_ point into
   Fifo<Pending> pending_;
   bool over_cap_ = false;
