@@ -50,6 +50,10 @@ class LineReader {
         continue;
       }
       if (!skipping_) {
+        // A line that runs over more than one chunk and past 1 KiB (an SMTP body line, a long
+        // header) is likely to reach the cap: room for all of it at once, rather than growing
+        // the buffer (and copying what it holds) step by step as its pieces arrive.
+        if (buf_.size() + len > std::max<size_t>(buf_.capacity(), 1024)) buf_.reserve(max_);
         const size_t room = max_ - std::min(max_, buf_.size());
         if (len > room) {
           buf_.append(reinterpret_cast<const char*>(p + i), room);
