@@ -432,6 +432,19 @@ static int addr_order(const uint8_t* a, const uint8_t* b) {
   return 0;
 }
 
+// Nobody wants the flow's stream bytes any more: no dissector and no more probing, or a
+// dissector that is finished.
+static bool streams_unwanted(const Flow& f) { return (f.l7_done && !f.l7) || (f.l7 && f.l7_finished); }
+
+// A segment tcp_segment() would do nothing with: a pure ACK (no SYN, no payload) with no hole
+// to settle in the other direction, memory within its cap, and the streams still wanted (its
+// first short cut, when it does not release them). Most pure ACKs are: they skip the call
+// here.
+static bool tcp_nothing_to_do(const Flow& f, const Packet& p, int dir, uint64_t reasm_waiting) {
+  return f.tcp && p.payload_wire_len == 0 && !(p.tcp_flags & tcpflag::SYN) && f.tcp->dir[1 - dir].nothing_waiting() &&
+         reasm_waiting <= reasm_limits::kMaxWaitingTotal && !streams_unwanted(f);
+}
+
 void Engine::on_packet(Packet& p) {
   if (!p.ip_version) return;
   FlowKey k;
@@ -534,6 +547,7 @@ void Engine::on_packet(Packet& p) {
   if (!cfg_.dissect) return;
   if (p.proto == 6) {
     // TCP goes through the stream reassembler, pure ACKs included (they settle holes).
+    if (tcp_nothing_to_do(f, p, dir, reasm_waiting_)) return;
     if (f.tcp || (!f.l7_done && (p.payload_wire_len || (p.tcp_flags & tcpflag::SYN)))) tcp_segment(f, p, dir);
   } else if (p.payload_len && !f.l7_done) {
     dissect(f, p, dir);
@@ -550,10 +564,6 @@ struct StreamSink final : TcpStream::Sink {
   void data(const uint8_t* p, uint32_t n) override { e.stream_data(f, dir, p, n, pkt); }
   void gap(uint64_t n) override { e.stream_gap(f, dir, n); }
 };
-
-// Nobody wants the flow's stream bytes any more: no dissector and no more probing, or a
-// dissector that is finished.
-static bool streams_unwanted(const Flow& f) { return (f.l7_done && !f.l7) || (f.l7 && f.l7_finished); }
 
 // Stream bytes of a flow whose dissector is chosen (stream_data()'s common case, inline in
 // the per-segment short cut).
