@@ -476,7 +476,9 @@ struct ProbeMemo {
   Message m;
   Anomalies an;
 };
-ProbeMemo& probe_memo() {
+// Out of line: inlined, GCC fetched the thread-local's address again (a __tls_get_addr call,
+// as the addon is a shared library) after every call in looks_like_dns(), seven per probe.
+[[gnu::noinline]] ProbeMemo& probe_memo() {
   thread_local ProbeMemo p;
   return p;
 }
