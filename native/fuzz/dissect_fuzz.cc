@@ -2,8 +2,9 @@
 // Input: a sequence of payloads, each  u8 flags | u16 little-endian length | bytes, fed to
 // probe() (and probe_stream() on the first 2 KiB of each direction) and on_payload() as one
 // flow, then on_export(). Flags: bit 0 direction, bit 1 a stream gap of length+1 bytes (no
-// bytes follow), bit 2 no packet metadata (PayloadCtx.pkt NULL, as at a TCP flow's end). Built and run by
-// scripts/fuzz.sh (npm run fuzz -- <target> <seconds>).
+// bytes follow), bit 2 no packet metadata (PayloadCtx.pkt NULL, as at a TCP flow's end), bit 3
+// the payload is first offered to skip_payload() and not delivered when it is taken, as the
+// engine does with stream bytes. Built and run by scripts/fuzz.sh (npm run fuzz -- <target> <seconds>).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -63,6 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::vector<uint8_t> c(head[0]), s(head[1]);
       (void)info->probe_stream(c.data(), uint32_t(c.size()), s.data(), uint32_t(s.size()), 40000, server_port);
     }
+    if ((flags & 8) && d->skip_payload(dir, uint32_t(buf.size()))) continue;
     // Half the time the packet is withheld, as at the final flush of a TCP flow.
     d->on_payload(nprobe::PayloadCtx{p.ts_us, dir, buf.data(), uint32_t(buf.size()), (flags & 4) ? nullptr : &p});
   }
