@@ -18,18 +18,15 @@ test('every octet value, in every position, beside octets of every width', () =>
   // (1-3 digits): every value in every position, with neighbours of each width, covers every
   // overlap of one copy with the next.
   const widths = [0, 7, 10, 42, 100, 255];
-  let checked = 0;
   for (let pos = 0; pos < 4; pos++) {
     for (let v = 0; v < 256; v++) {
       for (const w of widths) {
         const o = [w, (w + 3) % 256, 255 - w, w ^ 0x5a];
         o[pos] = v;
         expect(text(Buffer.from(o).toString('hex'))).toBe(o.join('.'));
-        checked++;
       }
     }
   }
-  expect(checked).toBe(4 * 256 * widths.length);
 });
 
 test.each([
