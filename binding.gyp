@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/capture/engine.cc",
+        "native/capture/expectations.cc",
         "native/capture/file_reader.cc",
         "native/capture/intercept.cc",
         "native/capture/nfqueue.cc",

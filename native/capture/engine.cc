@@ -664,40 +664,24 @@ void Engine::tcp_segment(Flow& f, const Packet& p, int dir) {
 
 void Engine::collect_expectations(Flow& f) {
   auto& pend = f.l7->pending_expectations();
+  const ExpectationTable::Scope scope{f.key.vlan_key, f.key.tunneled};
   for (const Expectation& e : pend) {
-    if (expected_.size() >= limits::kMaxExpectations) {
+    if (!expected_.add(e, scope, f.flow_id, now_us_ + limits::kExpectationTtlUs)) {
       count_anomaly("expectation_table_full");
       break;
     }
-    expected_.push_back(Expected{e, f.flow_id, now_us_ + limits::kExpectationTtlUs});
   }
   pend.clear();
 }
 
 bool Engine::match_expectation(Flow& f, const Packet& p) {
-  // Drop stale announcements first (the list is short; order does not matter).
-  for (size_t i = 0; i < expected_.size();) {
-    if (expected_[i].expires_us < now_us_) {
-      expected_[i] = expected_.back();
-      expected_.pop_back();
-    } else {
-      i++;
-    }
-  }
-  for (size_t i = 0; i < expected_.size(); i++) {
-    const Expectation& e = expected_[i].e;
-    // The first packet's receiver is the expected server (a SYN to the announced port).
-    if (e.ip_version != p.ip_version || e.port != p.dport || !(e.addr == p.dst)) continue;
-    if (!e.any_client && !(e.client == p.src)) continue;
-    f.l7_proto = e.l7;
-    f.l7_done = 1;
-    f.related_flow_id = expected_[i].flow_id;
-    f.related_field = e.field;
-    expected_[i] = expected_.back();
-    expected_.pop_back();
-    return true;
-  }
-  return false;
+  ExpectationTable::Taken t;
+  if (!expected_.take(ExpectationTable::Scope{p.vlan_key, uint8_t(p.tunneled)}, p, now_us_, t)) return false;
+  f.l7_proto = t.l7;
+  f.l7_done = 1;
+  f.related_flow_id = t.flow_id;
+  f.related_field = t.field;
+  return true;
 }
 
 void Engine::release_tcp(Flow& f) {

@@ -29,6 +29,7 @@
 #include "../util/anomalies.h"
 #include "../util/limits.h"
 #include "../util/thread_cpu.h"
+#include "expectations.h"
 #include "file_reader.h"
 #include "intercept.h"
 #include "nfqueue.h"
@@ -247,12 +248,7 @@ class Engine final : public PacketSink {
   // dissectors() split by transport once (list order kept): the probe loops run per new flow
   // and skipped the other transport's entries one by one.
   std::vector<const DissectorInfo*> udp_probes_, tcp_probes_;
-  struct Expected {
-    Expectation e;
-    uint64_t flow_id;     // the announcing flow
-    uint64_t expires_us;
-  };
-  std::vector<Expected> expected_;  // few and short-lived: a linear scan on new TCP flows
+  ExpectationTable expected_;  // announced connections (FTP data), by endpoint and scope
 
   // Connection hook. pending_ and held_bytes_ belong to the capture thread; conns_ and
   // inbox_ are shared with JS under imu_.

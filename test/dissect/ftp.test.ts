@@ -333,8 +333,8 @@ describe('FTP caps and bad input', () => {
 class Capture implements FrameSink {
   frames: Array<{ tsUs: number; data: Buffer }> = [];
   t = 1_700_000_000_000_000;
-  conn(client: string, cport: number, server: string, sport: number, handshake = true): Conn {
-    return new Conn(this, client, cport, server, sport, handshake);
+  conn(client: string, cport: number, server: string, sport: number, handshake = true, vlans: number[] = []): Conn {
+    return new Conn(this, client, cport, server, sport, handshake, vlans);
   }
   flows(extra: string[] = []): ProbeFlow[] {
     const file = writePcap(this.frames, LINKTYPE.ETHERNET, path.join(tmp, `t${n++}.pcap`));
@@ -346,8 +346,8 @@ class Capture implements FrameSink {
 
 /** An FTP control or data connection, IPv4 or IPv6, lines in CRLF (test/helpers/tcpconn.ts). */
 class Conn extends TcpConn {
-  constructor(cap: Capture, client: string, cport: number, server: string, sport: number, handshake: boolean) {
-    super(cport, sport, { handshake, sink: cap, isn: [1000, 5000], client, server, text: (t) => Buffer.from(crlf(t), 'latin1') });
+  constructor(cap: Capture, client: string, cport: number, server: string, sport: number, handshake: boolean, vlans: number[]) {
+    super(cport, sport, { handshake, sink: cap, isn: [1000, 5000], client, server, vlans, text: (t) => Buffer.from(crlf(t), 'latin1') });
   }
 }
 
@@ -465,6 +465,67 @@ dcli('FTP data connections (CLI on synthetic captures)', () => {
     expect(data?.L7_PROTO).toBe(175);
     expect(data?.FTP_CONTROL_FLOW_ID).toBe(byPort(flows, 40300).FLOW_ID);
     expect(flows.find((f) => f.L4_DST_PORT === 40001)?.L7_PROTO).not.toBe(175);
+  });
+
+  it('an announcement holds on its own VLAN: the same endpoint on another VLAN is not its data connection', () => {
+    // One address plan per VLAN: 192.0.2.2:20000 on VLAN 20 is another network's host.
+    const cap = new Capture();
+    const ctl = cap.conn('192.0.2.1', 40500, '192.0.2.2', 21, true, [10]);
+    ctl.s('220 FTP ready\n').c('PASV\n').s('227 Entering Passive Mode (192,0,2,2,78,32).\n');
+    cap.conn('192.0.2.1', 40501, '192.0.2.2', 20000, true, [20]).s(noise(12, 100)).close();
+    cap.conn('192.0.2.1', 40502, '192.0.2.2', 20000).s(noise(13, 100)).close(); // untagged
+    cap.conn('192.0.2.1', 40503, '192.0.2.2', 20000, true, [10]).s(noise(14, 100)).close();
+    const flows = cap.flows();
+    expect(byPort(flows, 40500)).toMatchObject({ L7_PROTO: 1, SRC_VLAN: 10 });
+    expect(byPort(flows, 40501)).toMatchObject({ SRC_VLAN: 20 });
+    expect(byPort(flows, 40501).L7_PROTO).not.toBe(175);
+    expect(byPort(flows, 40502).L7_PROTO).not.toBe(175);
+    expect(byPort(flows, 40503)).toMatchObject({ L7_PROTO: 175, FTP_CONTROL_FLOW_ID: byPort(flows, 40500).FLOW_ID });
+  });
+
+  it('a routed connection seen on two VLANs: the data connection of each leg belongs to that leg', () => {
+    const cap = new Capture();
+    const legs = [30, 31].map((v) => cap.conn('192.0.2.1', 40600, '192.0.2.2', 21, true, [v]));
+    for (const l of legs) l.s('220 FTP ready\n').c('PASV\n').s('227 Entering Passive Mode (192,0,2,2,78,33).\n');
+    cap.conn('192.0.2.1', 40601, '192.0.2.2', 20001, true, [31]).s(noise(15, 100)).close();
+    cap.conn('192.0.2.1', 40601, '192.0.2.2', 20001, true, [30]).s(noise(15, 100)).close();
+    const flows = cap.flows();
+    const on = (port: number, vlan: number): ProbeFlow | undefined => flows.find((f) => f.L4_SRC_PORT === port && f.SRC_VLAN === vlan);
+    for (const v of [30, 31]) expect(on(40601, v)).toMatchObject({ L7_PROTO: 175, FTP_CONTROL_FLOW_ID: on(40600, v)?.FLOW_ID });
+    expect(on(40600, 30)?.FLOW_ID).not.toBe(on(40600, 31)?.FLOW_ID);
+  });
+
+  it('one endpoint announced to two clients: each data connection takes the announcement made to its client', () => {
+    // A server reusing a passive port for two sessions at once.
+    const cap = new Capture();
+    const a = cap.conn('192.0.2.1', 40700, '192.0.2.2', 21);
+    const b = cap.conn('192.0.2.3', 40701, '192.0.2.2', 21);
+    a.s('220 FTP ready\n').c('PASV\n').s('227 Entering Passive Mode (192,0,2,2,78,34).\n');
+    b.s('220 FTP ready\n').c('PASV\n').s('227 Entering Passive Mode (192,0,2,2,78,34).\n');
+    cap.conn('192.0.2.3', 40702, '192.0.2.2', 20002).s(noise(16, 100)).close();
+    cap.conn('192.0.2.1', 40703, '192.0.2.2', 20002).s(noise(17, 100)).close();
+    cap.conn('192.0.2.1', 40704, '192.0.2.2', 20002).s(noise(18, 100)).close(); // announced once for this client
+    const flows = cap.flows();
+    expect(byPort(flows, 40702)).toMatchObject({ L7_PROTO: 175, FTP_CONTROL_FLOW_ID: byPort(flows, 40701).FLOW_ID });
+    expect(byPort(flows, 40703)).toMatchObject({ L7_PROTO: 175, FTP_CONTROL_FLOW_ID: byPort(flows, 40700).FLOW_ID });
+    expect(byPort(flows, 40704).L7_PROTO).not.toBe(175);
+  });
+
+  it('the table of announcements is capped (expectation_table_full); every one under the cap is kept', () => {
+    // limits::kMaxExpectations = 4096 announcements wait at once; this control connection makes 4097.
+    const cap = new Capture();
+    const ctl = cap.conn('192.0.2.1', 40800, '192.0.2.2', 21);
+    ctl.s('220 FTP ready\n');
+    const port = (i: number): number => 30000 + i;
+    for (let i = 0; i < 4097; i++) ctl.c('PASV\n').s(`227 Entering Passive Mode (192,0,2,2,${port(i) >> 8},${port(i) & 255}).\n`);
+    for (const i of [0, 2048, 4095, 4096]) cap.conn('192.0.2.1', 41000 + i, '192.0.2.2', port(i)).s(noise(19, 60)).close();
+    const file = writePcap(cap.frames, LINKTYPE.ETHERNET, path.join(tmp, `t${n++}.pcap`));
+    const r = runCli(['-i', file, '-n', 'none', '--json-out', '-']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/anomalies:.*expectation_table_full=1\b/);
+    const control = byPort(r.flows, 40800);
+    for (const i of [0, 2048, 4095]) expect(byPort(r.flows, 41000 + i)).toMatchObject({ L7_PROTO: 175, FTP_CONTROL_FLOW_ID: control.FLOW_ID });
+    expect(byPort(r.flows, 41000 + 4096).L7_PROTO).not.toBe(175);
   });
 
   it('IPv6: EPSV and EPRT announce data connections', () => {

@@ -28,6 +28,8 @@ export interface TcpConnOptions {
   mss?: number;
   /** How a string argument of send() becomes bytes (default: latin1, as is). */
   text?: (s: string) => Buffer;
+  /** 802.1Q tags of every frame, outermost first (default none). */
+  vlans?: number[];
 }
 
 export class TcpConn {
@@ -38,6 +40,7 @@ export class TcpConn {
   private readonly addr: [string, string];
   private readonly mss: number;
   private readonly text: (s: string) => Buffer;
+  private readonly vlans: number[];
 
   constructor(
     private readonly cport: number,
@@ -51,6 +54,7 @@ export class TcpConn {
     this.addr = [o.client ?? '192.0.2.10', o.server ?? '198.51.100.20'];
     this.mss = o.mss ?? 1400;
     this.text = o.text ?? ((s) => Buffer.from(s, 'latin1'));
+    this.vlans = o.vlans ?? [];
     if (o.handshake !== false) {
       this.segment(0, SYN, Buffer.alloc(0));
       this.seq[0]++;
@@ -74,7 +78,7 @@ export class TcpConn {
     const v6 = src.includes(':');
     const ip = (v6 ? ipv6 : ipv4)(src, dst, 6, Buffer.concat([h, payload]));
     this.sink.t += this.step;
-    this.sink.frames.push({ tsUs: this.sink.t, data: ether(dir === 0 ? MAC_A : MAC_B, dir === 0 ? MAC_B : MAC_A, v6 ? ETH_IPV6 : ETH_IPV4, ip) });
+    this.sink.frames.push({ tsUs: this.sink.t, data: ether(dir === 0 ? MAC_A : MAC_B, dir === 0 ? MAC_B : MAC_A, v6 ? ETH_IPV6 : ETH_IPV4, ip, this.vlans) });
     return this;
   }
 
