@@ -237,4 +237,49 @@ except socket.timeout:
     expect(flows[0].FLOW_VERDICT).toBe(CODE.reject);
     expect(probe.stderr()).toMatch(/resets [1-9]\d* sent/);
   }, 60000);
+
+  test('passive, --intercept-rst: the server end is reset too', async () => {
+    // The probe watches from the client's side of the link this time: frames it injects on
+    // vethA travel to ns B, so the reset addressed to the server is the one that arrives
+    // (the one to the client goes the same way and is not taken there). The server waits for
+    // data the client never sends: only a reset ends its wait.
+    const server = pair.spawnIn(pair.nsB, [PY, '-c', `
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("${ADDR.b4}", 8082)); s.listen(8)
+c, _ = s.accept(); c.settimeout(8)
+t0 = time.time()
+try:
+    d = c.recv(10)
+    print("EOF" if d == b"" else "DATA", flush=True)
+except ConnectionResetError:
+    print("RESET %.3f" % (time.time() - t0), flush=True)
+except socket.timeout:
+    print("TIMEOUT", flush=True)
+`]);
+    await pair.waitForTcpListen(pair.nsB, 8082);
+    const out = path.join(dir, 'passive-server.jsonl');
+    // Seen from ns A the connection leaves a local address (divert "output", which the
+    // shared script passes): this script rejects whatever it is asked about.
+    const rejectAll = path.join(dir, 'reject.lua');
+    fs.writeFileSync(rejectAll, 'function intercept_hook(ctx) return "reject" end\n');
+    const probe = await startProbe(pair, pair.nsA, ['-i', pair.vethA, '--intercept-rst', '--lua', rejectAll, '-n', 'none', '--json-out', out, '-f', 'tcp port 8082']);
+    let result = '';
+    try {
+      const client = pair.spawnIn(pair.nsA, [PY, '-c', `
+import socket, time
+c = socket.create_connection(("${ADDR.b4}", 8082), timeout=5)
+time.sleep(9)
+`]);
+      await server.exited;
+      result = server.stdout().trim();
+      await client.stop('SIGTERM', 2000);
+    } finally {
+      await probe.stop('SIGINT', 10000);
+    }
+    expect(result).toMatch(/^RESET /);
+    const flows = flowsOf(out).filter((f) => f.L4_DST_PORT === 8082);
+    expect(flows.length).toBeGreaterThanOrEqual(1);
+    expect(flows[0].FLOW_VERDICT).toBe(CODE.reject);
+  }, 60000);
 });
