@@ -666,7 +666,7 @@ void Engine::collect_expectations(Flow& f) {
   auto& pend = f.l7->pending_expectations();
   const ExpectationTable::Scope scope{f.key.vlan_key, f.key.tunneled};
   for (const Expectation& e : pend) {
-    if (!expected_.add(e, scope, f.flow_id, now_us_ + limits::kExpectationTtlUs)) {
+    if (!expected_.add(e, scope, f.flow_id, now_us_)) {
       count_anomaly("expectation_table_full");
       break;
     }

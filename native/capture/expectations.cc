@@ -18,10 +18,11 @@ ExpectationTable::Key ExpectationTable::key_of(Scope s, uint8_t ip_version, cons
   return k;
 }
 
-bool ExpectationTable::add(const Expectation& e, Scope s, uint64_t flow_id, uint64_t expires_us) {
+bool ExpectationTable::add(const Expectation& e, Scope s, uint64_t flow_id, uint64_t now_us) {
+  expire(now_us);
   if (fifo_.size() >= limits::kMaxExpectations) return false;
   const Key k = key_of(s, e.ip_version, e.addr, e.port);
-  fifo_.push_back(Entry{k, e, flow_id, expires_us, serial_++});
+  fifo_.push_back(Entry{k, e, flow_id, now_us + limits::kExpectationTtlUs, serial_++});
   index_.emplace(k, std::prev(fifo_.end()));
   return true;
 }

@@ -528,6 +528,23 @@ dcli('FTP data connections (CLI on synthetic captures)', () => {
     expect(byPort(r.flows, 41000 + 4096).L7_PROTO).not.toBe(175);
   });
 
+  it('announcements unused for 120 s leave the table, so a full table of stale ones takes new ones', () => {
+    const cap = new Capture();
+    const ctl = cap.conn('192.0.2.1', 40900, '192.0.2.2', 21);
+    ctl.s('220 FTP ready\n');
+    for (let i = 0; i < 4096; i++) ctl.c('PASV\n').s(`227 Entering Passive Mode (192,0,2,2,${(30000 + i) >> 8},${(30000 + i) & 255}).\n`);
+    cap.t += 121_000_000; // past limits::kExpectationTtlUs, with no new TCP flow in between
+    ctl.c('PASV\n').s('227 Entering Passive Mode (192,0,2,2,156,64).\n'); // 40000
+    cap.conn('192.0.2.1', 40901, '192.0.2.2', 40000).s(noise(20, 60)).close();
+    cap.conn('192.0.2.1', 40902, '192.0.2.2', 30000).s(noise(21, 60)).close(); // announced, expired
+    const file = writePcap(cap.frames, LINKTYPE.ETHERNET, path.join(tmp, `t${n++}.pcap`));
+    const r = runCli(['-i', file, '-n', 'none', '--json-out', '-', '-d', '600', '-t', '600']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).not.toMatch(/expectation_table_full/);
+    expect(byPort(r.flows, 40901)).toMatchObject({ L7_PROTO: 175, FTP_CONTROL_FLOW_ID: byPort(r.flows, 40900).FLOW_ID });
+    expect(byPort(r.flows, 40902).L7_PROTO).not.toBe(175);
+  });
+
   it('IPv6: EPSV and EPRT announce data connections', () => {
     const cap = new Capture();
     const cli = '2001:db8::10', srv = '2001:db8::21';
