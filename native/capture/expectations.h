@@ -10,9 +10,10 @@
 //
 // Lookup is by (scope, server address, port) in a hash: every new TCP flow asks, and the
 // whole table scanned instead cost ~5 us a new flow when full (limits::kMaxExpectations,
-// which one control connection can fill with PASV replies): 200k SYNs took 1.27 s, not 0.31. Announcements of one endpoint are few; among them the oldest
-// whose client fits is taken. All live the same time (limits::kExpectationTtlUs), so they
-// expire in arrival order, from the front of a list.
+// which one control connection can fill with PASV replies): 200k SYNs took 1.27 s, not
+// 0.31. Announcements of one endpoint are few; among them the oldest whose client fits is
+// taken. All live the same time (limits::kExpectationTtlUs), so they expire in arrival
+// order, from the front of a list.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -44,7 +45,6 @@ class ExpectationTable {
   // announced server), removed from the table. Announcements older than now_us go first.
   bool take(Scope s, const Packet& p, uint64_t now_us, Taken& out);
   bool empty() const { return fifo_.empty(); }
-  size_t size() const { return fifo_.size(); }
 
  private:
   struct Key {

@@ -336,11 +336,15 @@ class Capture implements FrameSink {
   conn(client: string, cport: number, server: string, sport: number, handshake = true, vlans: number[] = []): Conn {
     return new Conn(this, client, cport, server, sport, handshake, vlans);
   }
-  flows(extra: string[] = []): ProbeFlow[] {
+  /** The probe's run on these frames (flows and stderr). */
+  run(extra: string[] = []): ReturnType<typeof runCli> {
     const file = writePcap(this.frames, LINKTYPE.ETHERNET, path.join(tmp, `t${n++}.pcap`));
     const r = runCli(['-i', file, '-n', 'none', '--json-out', '-', ...extra]);
     expect(r.status).toBe(0);
-    return r.flows;
+    return r;
+  }
+  flows(extra: string[] = []): ProbeFlow[] {
+    return this.run(extra).flows;
   }
 }
 
@@ -357,6 +361,11 @@ const byPort = (flows: ProbeFlow[], port: number): ProbeFlow => {
   const f = flows.find((x) => x.PROTOCOL === 6 && (x.L4_DST_PORT === port || x.L4_SRC_PORT === port));
   expect(f).toBeDefined();
   return f as ProbeFlow;
+};
+
+/** count PASV commands on ctl, answered with 192.0.2.2 and ports 30000, 30001, ... */
+const pasv = (ctl: Conn, count: number): void => {
+  for (let i = 0; i < count; i++) ctl.c('PASV\n').s(`227 Entering Passive Mode (192,0,2,2,${(30000 + i) >> 8},${(30000 + i) & 255}).\n`);
 };
 
 const CLI_OK = probeBuilt();
@@ -516,12 +525,9 @@ dcli('FTP data connections (CLI on synthetic captures)', () => {
     const cap = new Capture();
     const ctl = cap.conn('192.0.2.1', 40800, '192.0.2.2', 21);
     ctl.s('220 FTP ready\n');
-    const port = (i: number): number => 30000 + i;
-    for (let i = 0; i < 4097; i++) ctl.c('PASV\n').s(`227 Entering Passive Mode (192,0,2,2,${port(i) >> 8},${port(i) & 255}).\n`);
-    for (const i of [0, 2048, 4095, 4096]) cap.conn('192.0.2.1', 41000 + i, '192.0.2.2', port(i)).s(noise(19, 60)).close();
-    const file = writePcap(cap.frames, LINKTYPE.ETHERNET, path.join(tmp, `t${n++}.pcap`));
-    const r = runCli(['-i', file, '-n', 'none', '--json-out', '-']);
-    expect(r.status).toBe(0);
+    pasv(ctl, 4097);
+    for (const i of [0, 2048, 4095, 4096]) cap.conn('192.0.2.1', 41000 + i, '192.0.2.2', 30000 + i).s(noise(19, 60)).close();
+    const r = cap.run();
     expect(r.stderr).toMatch(/anomalies:.*expectation_table_full=1\b/);
     const control = byPort(r.flows, 40800);
     for (const i of [0, 2048, 4095]) expect(byPort(r.flows, 41000 + i)).toMatchObject({ L7_PROTO: 175, FTP_CONTROL_FLOW_ID: control.FLOW_ID });
@@ -532,14 +538,12 @@ dcli('FTP data connections (CLI on synthetic captures)', () => {
     const cap = new Capture();
     const ctl = cap.conn('192.0.2.1', 40900, '192.0.2.2', 21);
     ctl.s('220 FTP ready\n');
-    for (let i = 0; i < 4096; i++) ctl.c('PASV\n').s(`227 Entering Passive Mode (192,0,2,2,${(30000 + i) >> 8},${(30000 + i) & 255}).\n`);
+    pasv(ctl, 4096);
     cap.t += 121_000_000; // past limits::kExpectationTtlUs, with no new TCP flow in between
     ctl.c('PASV\n').s('227 Entering Passive Mode (192,0,2,2,156,64).\n'); // 40000
     cap.conn('192.0.2.1', 40901, '192.0.2.2', 40000).s(noise(20, 60)).close();
     cap.conn('192.0.2.1', 40902, '192.0.2.2', 30000).s(noise(21, 60)).close(); // announced, expired
-    const file = writePcap(cap.frames, LINKTYPE.ETHERNET, path.join(tmp, `t${n++}.pcap`));
-    const r = runCli(['-i', file, '-n', 'none', '--json-out', '-', '-d', '600', '-t', '600']);
-    expect(r.status).toBe(0);
+    const r = cap.run(['-d', '600', '-t', '600']);
     expect(r.stderr).not.toMatch(/expectation_table_full/);
     expect(byPort(r.flows, 40901)).toMatchObject({ L7_PROTO: 175, FTP_CONTROL_FLOW_ID: byPort(r.flows, 40900).FLOW_ID });
     expect(byPort(r.flows, 40902).L7_PROTO).not.toBe(175);
